@@ -1,0 +1,2 @@
+export * from './oidc-resource.error.js';
+export { bearerChallenge, toHttpError, type OidcHttpError } from './www-authenticate.js';

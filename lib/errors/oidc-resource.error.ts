@@ -1,0 +1,145 @@
+/**
+ * Stable error codes. `status` is the HTTP status that `API.md`'s response table gives.
+ */
+export type OidcResourceErrorCode =
+  | 'token_missing'
+  | 'invalid_request'
+  | 'invalid_token'
+  | 'token_expired'
+  | 'token_inactive'
+  | 'insufficient_scope'
+  | 'userinfo_not_permitted'
+  | 'userinfo_subject_mismatch'
+  | 'issuer_unavailable'
+  | 'invalid_configuration';
+
+/** HTTP status of each error code. */
+export const OIDC_ERROR_STATUS: Readonly<Record<OidcResourceErrorCode, number>> = Object.freeze({
+  token_missing: 401,
+  invalid_request: 400,
+  invalid_token: 401,
+  token_expired: 401,
+  token_inactive: 401,
+  insufficient_scope: 403,
+  userinfo_not_permitted: 403,
+  userinfo_subject_mismatch: 502,
+  issuer_unavailable: 503,
+  invalid_configuration: 500,
+});
+
+/**
+ * Base class of every error this library throws. Services throw it; only the guard and the
+ * exception filter turn it into an HTTP response (RFC 6750). Messages never contain a token.
+ *
+ * @example
+ * try { await validation.validate(token) } catch (e) {
+ *   if (e instanceof OidcResourceError && e.code === 'token_expired') { … }
+ * }
+ */
+export class OidcResourceError extends Error {
+  /** Stable, machine-readable code. */
+  readonly code: OidcResourceErrorCode;
+  /** HTTP status for this error. */
+  readonly status: number;
+
+  constructor(code: OidcResourceErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.status = OIDC_ERROR_STATUS[code];
+  }
+
+  override get name(): string {
+    return this.constructor.name;
+  }
+
+  /** Keeps the cause out of JSON, so no upstream detail leaks into a response body by accident. */
+  toJSON(): { name: string; code: OidcResourceErrorCode; status: number; message: string } {
+    return { name: this.name, code: this.code, status: this.status, message: this.message };
+  }
+}
+
+/** No access token in the request (401, challenge without `error`). @see RFC 6750 §3.1 */
+export class TokenMissingError extends OidcResourceError {
+  constructor(message = 'No access token was sent') {
+    super('token_missing', message);
+  }
+}
+
+/** The request is malformed: bad `Authorization` syntax, or a token sent more than once. */
+export class InvalidRequestError extends OidcResourceError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('invalid_request', message, options);
+  }
+}
+
+/** The token is malformed, badly signed, or for another issuer, audience or use. */
+export class InvalidTokenError extends OidcResourceError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('invalid_token', message, options);
+  }
+}
+
+/** The token has expired (`exp`). Answered as RFC 6750 `invalid_token`. */
+export class TokenExpiredError extends OidcResourceError {
+  constructor(message = 'The access token expired', options?: { cause?: unknown }) {
+    super('token_expired', message, options);
+  }
+}
+
+/** Introspection said the token is not active (revoked, expired or unknown). */
+export class TokenInactiveError extends OidcResourceError {
+  constructor(message = 'The access token is not active', options?: { cause?: unknown }) {
+    super('token_inactive', message, options);
+  }
+}
+
+/** The token is valid but lacks a required scope (403). */
+export class InsufficientScopeError extends OidcResourceError {
+  /** The scopes the resource requires, in the order written. */
+  readonly requiredScopes: readonly string[];
+
+  constructor(requiredScopes: readonly string[], message?: string) {
+    super('insufficient_scope', message ?? `The access token lacks a required scope`);
+    this.requiredScopes = requiredScopes;
+  }
+}
+
+/**
+ * The UserInfo endpoint refused a token that this API accepted (no `openid` scope, or an
+ * audience the provider's UserInfo refuses). Answered 403 `insufficient_scope`, `scope="openid"`.
+ */
+export class UserInfoNotPermittedError extends OidcResourceError {
+  readonly requiredScopes: readonly string[] = ['openid'];
+
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('userinfo_not_permitted', message, options);
+  }
+}
+
+/** UserInfo answered for another subject than the token's (OIDC Core §5.3.2). */
+export class UserInfoSubjectMismatchError extends OidcResourceError {
+  constructor(message = 'UserInfo returned a different subject than the access token') {
+    super('userinfo_subject_mismatch', message);
+  }
+}
+
+/**
+ * The authorization server could not be reached, failed, or its answer could not be trusted.
+ * Never reported as an invalid token, and never cached.
+ */
+export class IssuerUnavailableError extends OidcResourceError {
+  /** Seconds after which a retry may succeed, when known. */
+  readonly retryAfter?: number;
+
+  constructor(message: string, options?: { cause?: unknown; retryAfter?: number }) {
+    super('issuer_unavailable', message, options);
+    if (options?.retryAfter !== undefined) this.retryAfter = options.retryAfter;
+  }
+}
+
+/** Invalid module options; thrown when the application starts. */
+export class InvalidConfigurationError extends OidcResourceError {
+  constructor(message: string) {
+    super('invalid_configuration', message);
+  }
+}

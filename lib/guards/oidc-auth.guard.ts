@@ -1,0 +1,164 @@
+import {
+  ForbiddenException,
+  HttpException,
+  Inject,
+  Injectable,
+  type CanActivate,
+  type ExecutionContext,
+} from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import { AuthGuard } from '@nestjs/passport';
+import type { IncomingMessage } from 'node:http';
+import {
+  ANY_SCOPE_METADATA_KEY,
+  OIDC_BEARER_STRATEGY,
+  OIDC_RESOURCE_RESOLVED_OPTIONS,
+  PUBLIC_METADATA_KEY,
+  SCOPES_METADATA_KEY,
+} from '../oidc-resource.constants.js';
+import {
+  InsufficientScopeError,
+  OidcResourceError,
+  TokenMissingError,
+} from '../errors/oidc-resource.error.js';
+import { toHttpError } from '../errors/www-authenticate.js';
+import type { AuthenticatedPrincipal } from '../interfaces/authenticated-principal.interface.js';
+import { EXTRACTED_TOKEN } from '../strategies/oidc-bearer.strategy.js';
+import { TokenValidationService } from '../services/token-validation.service.js';
+import type { ResolvedOidcResourceOptions } from '../utils/resolve-options.js';
+import { extractToken } from './extract-token.js';
+
+interface RouteRequirements {
+  isPublic: boolean;
+  scopes?: readonly string[];
+  anyScope?: readonly string[];
+}
+
+interface GuardRequest {
+  raw?: IncomingMessage;
+  body?: unknown;
+  user?: AuthenticatedPrincipal;
+  [EXTRACTED_TOKEN]?: string;
+}
+
+interface HeaderResponse {
+  header?(name: string, value: string): unknown;
+  setHeader?(name: string, value: string): unknown;
+}
+
+/** Sets a response header on Express (`res.header`/`setHeader`) and Fastify (`reply.header`). */
+export function setResponseHeader(response: unknown, name: string, value: string): void {
+  const res = response as HeaderResponse;
+  if (typeof res.header === 'function') res.header(name, value);
+  else if (typeof res.setHeader === 'function') res.setHeader(name, value);
+}
+
+/**
+ * The resource-server guard: global by default (`APP_GUARD`), or `@UseGuards(OidcAuthGuard)`
+ * with `global: false`. Built on `@nestjs/passport` with the passport-http-bearer strategy.
+ *
+ * Per request: read the route's requirements (memoised per handler), extract the token
+ * (RFC 6750 §2), validate it (cache → JWT or introspection), check scopes, and answer failures
+ * with RFC 6750 status codes and `WWW-Authenticate` challenges.
+ *
+ * Non-HTTP contexts: `rpc` (microservice messages) pass through untouched, since a bearer
+ * token is an HTTP credential; `ws` and `graphql` are refused unless `@Public()` (fail closed).
+ *
+ * Subclass it to change behaviour; `getRequirements()` and `checkScopes()` are the hooks.
+ */
+@Injectable()
+export class OidcAuthGuard extends AuthGuard(OIDC_BEARER_STRATEGY) implements CanActivate {
+  private readonly requirements = new WeakMap<object, WeakMap<object, RouteRequirements>>();
+
+  constructor(
+    protected readonly reflector: Reflector,
+    @Inject(OIDC_RESOURCE_RESOLVED_OPTIONS) protected readonly options: ResolvedOidcResourceOptions,
+    protected readonly tokens: TokenValidationService,
+  ) {
+    super();
+  }
+
+  override async canActivate(context: ExecutionContext): Promise<boolean> {
+    const route = this.getRequirements(context);
+    const type = context.getType<string>();
+    if (type !== 'http') {
+      if (type === 'rpc' || route.isPublic) return true;
+      throw new ForbiddenException(`nestjs-oidc-resource does not authenticate "${type}" contexts yet; mark the handler @Public() or protect it another way`);
+    }
+    const http = context.switchToHttp();
+    const request = http.getRequest<GuardRequest>();
+    const response = http.getResponse<unknown>();
+    const raw = (request.raw ?? request) as IncomingMessage;
+    const extraction = extractToken(raw, request.body, this.options.allowQueryToken);
+
+    if (route.isPublic) {
+      request.user = undefined;
+      if (extraction.token !== undefined) {
+        try {
+          request.user = await this.tokens.validate(extraction.token);
+        } catch {
+          // A public route never fails because of its token.
+        }
+      }
+      return true;
+    }
+
+    try {
+      if (extraction.error) throw extraction.error;
+      if (extraction.token === undefined) throw new TokenMissingError();
+      request[EXTRACTED_TOKEN] = extraction.token;
+      await super.canActivate(context);
+      this.checkScopes(request.user!, route);
+      if (extraction.fromQuery) setResponseHeader(response, 'Cache-Control', 'private'); // RFC 6750 §2.3
+      return true;
+    } catch (error) {
+      throw this.toHttpException(error, response);
+    } finally {
+      request[EXTRACTED_TOKEN] = undefined;
+    }
+  }
+
+  /** passport's verdict: the strategy's error is rethrown as is (it is an OidcResourceError). */
+  override handleRequest<TUser = AuthenticatedPrincipal>(error: unknown, user: unknown): TUser {
+    if (error) throw error;
+    if (!user) throw new TokenMissingError();
+    return user as TUser;
+  }
+
+  /** The route's `@Public()`, `@Scopes()` and `@AnyScope()`, handler first, memoised. */
+  protected getRequirements(context: ExecutionContext): RouteRequirements {
+    const handler = context.getHandler();
+    const controller = context.getClass();
+    let byClass = this.requirements.get(handler);
+    let found = byClass?.get(controller);
+    if (found) return found;
+    const targets = [handler, controller];
+    found = {
+      isPublic: this.reflector.getAllAndOverride<boolean | undefined>(PUBLIC_METADATA_KEY, targets) === true,
+      scopes: this.reflector.getAllAndOverride<string[] | undefined>(SCOPES_METADATA_KEY, targets),
+      anyScope: this.reflector.getAllAndOverride<string[] | undefined>(ANY_SCOPE_METADATA_KEY, targets),
+    };
+    if (!byClass) this.requirements.set(handler, (byClass = new WeakMap()));
+    byClass.set(controller, found);
+    return found;
+  }
+
+  /** Throws {@link InsufficientScopeError} unless the principal has the route's scopes. */
+  protected checkScopes(principal: AuthenticatedPrincipal, route: RouteRequirements): void {
+    const granted = principal.scopes;
+    if (route.scopes && !route.scopes.every((s) => granted.includes(s))) {
+      throw new InsufficientScopeError(route.scopes);
+    }
+    if (route.anyScope && !route.anyScope.some((s) => granted.includes(s))) {
+      throw new InsufficientScopeError(route.anyScope);
+    }
+  }
+
+  /** RFC 6750: sets the challenge (and `Retry-After`) on the response, returns the exception. */
+  protected toHttpException(error: unknown, response: unknown): unknown {
+    if (!(error instanceof OidcResourceError)) return error;
+    const http = toHttpError(error, this.options.realm);
+    for (const name in http.headers) setResponseHeader(response, name, http.headers[name]!);
+    return new HttpException(http.body, http.status, { cause: error });
+  }
+}

@@ -1,0 +1,46 @@
+export { OidcResourceModule } from './oidc-resource.module.js';
+export type { OidcResourceModuleExtras } from './oidc-resource.module-definition.js';
+export {
+  OIDC_RESOURCE_CLOCK,
+  OIDC_RESOURCE_OPTIONS,
+  OIDC_BEARER_STRATEGY,
+  PUBLIC_METADATA_KEY,
+  SCOPES_METADATA_KEY,
+  ANY_SCOPE_METADATA_KEY,
+} from './oidc-resource.constants.js';
+export { AnyScope, CurrentUser, Public, Scopes } from './decorators/index.js';
+export { OidcAuthGuard } from './guards/oidc-auth.guard.js';
+export { OidcResourceExceptionFilter } from './guards/oidc-resource-exception.filter.js';
+export { OidcBearerStrategy } from './strategies/oidc-bearer.strategy.js';
+export { TokenValidationService } from './services/token-validation.service.js';
+export { TokenCacheService } from './services/token-cache.service.js';
+export { UserInfoService } from './services/user-info.service.js';
+export { IssuerMetadataService, type IssuerMetadata } from './services/issuer-metadata.service.js';
+export {
+  OidcResourceError,
+  TokenMissingError,
+  InvalidRequestError,
+  InvalidTokenError,
+  TokenExpiredError,
+  TokenInactiveError,
+  InsufficientScopeError,
+  UserInfoNotPermittedError,
+  UserInfoSubjectMismatchError,
+  IssuerUnavailableError,
+  InvalidConfigurationError,
+  OIDC_ERROR_STATUS,
+  type OidcResourceErrorCode,
+} from './errors/oidc-resource.error.js';
+export { bearerChallenge, toHttpError, type OidcHttpError } from './errors/www-authenticate.js';
+export type { Clock } from './utils/clock.js';
+export type {
+  AuthenticatedPrincipal,
+  CacheOptions,
+  IntrospectionAuthMethod,
+  IntrospectionOptions,
+  JsonWebKeyObject,
+  OidcResourceModuleOptions,
+  OidcResourceOptionsFactory,
+  SharedCacheStore,
+  UserInfoOptions,
+} from './interfaces/index.js';

@@ -1,0 +1,11 @@
+export type { AuthenticatedPrincipal } from './authenticated-principal.interface.js';
+export type {
+  CacheOptions,
+  IntrospectionAuthMethod,
+  IntrospectionOptions,
+  JsonWebKeyObject,
+  OidcResourceModuleOptions,
+  OidcResourceOptionsFactory,
+  SharedCacheStore,
+  UserInfoOptions,
+} from './oidc-resource-options.interface.js';

@@ -1,0 +1,147 @@
+import type { KeyObject } from 'node:crypto';
+
+/** A JSON Web Key (RFC 7517) as a plain object. */
+export interface JsonWebKeyObject {
+  kty: string;
+  kid?: string;
+  alg?: string;
+  use?: string;
+  [parameter: string]: unknown;
+}
+
+/**
+ * A cache store shared between replicas: a `Keyv` instance or a bare Keyv store
+ * adapter such as `new KeyvRedis(url)` from `@keyv/redis`. Typed structurally so
+ * that this package does not force one `keyv` version on its users.
+ */
+export interface SharedCacheStore {
+  get(key: string): unknown;
+  set(key: string, value: unknown, ttl?: number): unknown;
+  delete(key: string): unknown;
+  [member: string]: unknown;
+}
+
+/** How the resource server authenticates to the introspection endpoint (RFC 7662 §2.1). */
+export type IntrospectionAuthMethod =
+  | 'client_secret_basic'
+  | 'client_secret_post'
+  | 'private_key_jwt';
+
+/** Client credentials for RFC 7662 token introspection. */
+export interface IntrospectionOptions {
+  /** The resource server's client id at the authorization server. */
+  clientId: string;
+  /** Needed for `client_secret_basic` and `client_secret_post`. */
+  clientSecret?: string;
+  /**
+   * Client authentication method.
+   * @default 'client_secret_basic'
+   * @see RFC 6749 §2.3.1, RFC 7523 §2.2
+   */
+  authMethod?: IntrospectionAuthMethod;
+  /** Private key (JWK or `KeyObject`) that signs the client assertion for `private_key_jwt`. */
+  privateKey?: JsonWebKeyObject | KeyObject;
+  /** Overrides the discovered `introspection_endpoint`. */
+  endpoint?: string;
+}
+
+/** Token cache settings. Times are in milliseconds. */
+export interface CacheOptions {
+  /**
+   * Longest time a valid token's result is reused. Never longer than the token's `exp`.
+   * This is also the revocation window: a revoked token may be accepted this long.
+   * `0` turns positive caching off.
+   * @default 300000
+   */
+  ttl?: number;
+  /** How long an invalid, expired or inactive token's result is reused. `0` turns it off. @default 5000 */
+  negativeTtl?: number;
+  /** Most entries held by the in-memory tier (least recently used are evicted). @default 10000 */
+  max?: number;
+  /**
+   * Stores shared between replicas (for example Redis), read after the in-memory tier.
+   * A `Keyv` instance or a bare store adapter such as `new KeyvRedis(url)`.
+   */
+  stores?: SharedCacheStore[];
+  /**
+   * Longest time (ms) one call to a shared store may take before it is skipped.
+   * A store that fails or hangs never fails a request.
+   * @default 250
+   */
+  storeTimeout?: number;
+}
+
+/** UserInfo settings. */
+export interface UserInfoOptions {
+  /** Longest time a UserInfo response is reused, never past the token's `exp`. @default 300000 */
+  ttl?: number;
+}
+
+/** Options of `OidcResourceModule.forRoot()`. */
+export interface OidcResourceModuleOptions {
+  /**
+   * Issuer identifier. Metadata is discovered from `{issuer}/.well-known/openid-configuration`,
+   * falling back to RFC 8414 `/.well-known/oauth-authorization-server`. The document's `issuer`
+   * must equal this value exactly. Must be `https`, except for loopback hosts.
+   * @example 'https://idp.example.com/realms/acme'
+   */
+  issuer: string;
+  /**
+   * This API's identifier: a JWT's `aud` must contain one of these values, and so must an
+   * introspection response's `aud` when it has one. `false` opts out of the audience check.
+   * @see RFC 9068 §4, RFC 8707
+   */
+  audience: string | string[] | false;
+  /**
+   * `auto`: a token that parses as a JWS is verified locally, anything else is introspected.
+   * @default 'auto'
+   */
+  tokenFormat?: 'auto' | 'jwt' | 'opaque';
+  /**
+   * Allowed JWS algorithms. `none` and HMAC algorithms are never accepted.
+   * @default ['RS256', 'PS256', 'ES256', 'EdDSA']
+   */
+  algorithms?: string[];
+  /** Overrides the discovered `jwks_uri`. */
+  jwksUri?: string;
+  /** Seconds of leeway for `exp`, `nbf` and `iat`. @default 30 */
+  clockTolerance?: number;
+  /**
+   * Reject a JWT whose header `typ` is not `at+jwt` / `application/at+jwt`, and require the
+   * RFC 9068 claims (`iss`, `aud`, `exp`, `iat`, `sub`, `client_id`, `jti`).
+   * @default true
+   * @see RFC 9068 §2.1, §4
+   */
+  requireJwtAccessTokenType?: boolean;
+  /** Credentials for RFC 7662 introspection; needed to accept opaque tokens. */
+  introspection?: IntrospectionOptions;
+  /** Token cache. */
+  cache?: CacheOptions;
+  /** UserInfo cache. */
+  userInfo?: UserInfoOptions;
+  /** Register the guard as `APP_GUARD`. @default true */
+  global?: boolean;
+  /** `realm` of `WWW-Authenticate` challenges. @default the (first) audience, else the issuer */
+  realm?: string;
+  /**
+   * Accept `?access_token=` (RFC 6750 §2.3). While off, a query token is answered
+   * 400 `invalid_request`. A form-body `access_token` is never read.
+   * @default false
+   */
+  allowQueryToken?: boolean;
+  /** Longer tokens are refused as `invalid_token` before any parsing. @default 8192 */
+  maxTokenLength?: number;
+  /** Milliseconds allowed for every call to the authorization server. @default 5000 */
+  httpTimeout?: number;
+  /**
+   * Accept a plain-`http` issuer, JWKS, introspection or UserInfo URL on a non-loopback host.
+   * Only for closed test networks: tokens and client secrets then travel in clear text.
+   * @default false
+   */
+  unsafeAllowInsecureIssuer?: boolean;
+}
+
+/** Implemented by a `useClass` / `useExisting` provider of `forRootAsync()`. */
+export interface OidcResourceOptionsFactory {
+  createOidcResourceOptions(): OidcResourceModuleOptions | Promise<OidcResourceModuleOptions>;
+}

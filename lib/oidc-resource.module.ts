@@ -1,0 +1,88 @@
+import { Module, type DynamicModule, type Provider } from '@nestjs/common';
+import { APP_FILTER, APP_GUARD } from '@nestjs/core';
+import {
+  ConfigurableModuleClass,
+  OIDC_RESOURCE_ASYNC_OPTIONS_TYPE,
+  OIDC_RESOURCE_GLOBAL_GUARD,
+  OIDC_RESOURCE_OPTIONS_TYPE,
+} from './oidc-resource.module-definition.js';
+import { OIDC_RESOURCE_CLOCK, OIDC_RESOURCE_OPTIONS, OIDC_RESOURCE_RESOLVED_OPTIONS } from './oidc-resource.constants.js';
+import { InvalidConfigurationError } from './errors/oidc-resource.error.js';
+import { OidcAuthGuard } from './guards/oidc-auth.guard.js';
+import { OidcResourceExceptionFilter } from './guards/oidc-resource-exception.filter.js';
+import type { OidcResourceModuleOptions } from './interfaces/oidc-resource-options.interface.js';
+import { IssuerMetadataService } from './services/issuer-metadata.service.js';
+import { JwksService } from './services/jwks.service.js';
+import { TokenCacheService } from './services/token-cache.service.js';
+import { TokenValidationService } from './services/token-validation.service.js';
+import { UserInfoService } from './services/user-info.service.js';
+import { OidcBearerStrategy } from './strategies/oidc-bearer.strategy.js';
+import { systemClock } from './utils/clock.js';
+import { resolveOptions } from './utils/resolve-options.js';
+
+const resolvedOptionsProvider: Provider = {
+  provide: OIDC_RESOURCE_RESOLVED_OPTIONS,
+  inject: [OIDC_RESOURCE_OPTIONS, OIDC_RESOURCE_GLOBAL_GUARD],
+  useFactory: (options: OidcResourceModuleOptions, globalGuard: boolean) => {
+    if (options && options.global !== undefined && options.global !== globalGuard) {
+      throw new InvalidConfigurationError(
+        'nestjs-oidc-resource: option "global" changes the module\'s shape; pass it to forRootAsync() itself, beside useFactory, not from the factory',
+      );
+    }
+    return resolveOptions({ ...options, global: globalGuard });
+  },
+};
+
+/**
+ * The resource-server module. Import it once, in the root module; it is global.
+ *
+ * @example
+ * OidcResourceModule.forRoot({ issuer: 'https://idp.example.com', audience: 'https://api.example.com' })
+ * @example
+ * OidcResourceModule.forRootAsync({
+ *   imports: [ConfigModule], inject: [ConfigService],
+ *   useFactory: (config: ConfigService) => ({ issuer: config.getOrThrow('OIDC_ISSUER'), audience: config.getOrThrow('OIDC_AUDIENCE') }),
+ * })
+ */
+@Module({
+  providers: [
+    { provide: OIDC_RESOURCE_CLOCK, useValue: systemClock },
+    resolvedOptionsProvider,
+    IssuerMetadataService,
+    JwksService,
+    TokenCacheService,
+    TokenValidationService,
+    UserInfoService,
+    OidcBearerStrategy,
+    OidcAuthGuard,
+    { provide: APP_FILTER, useClass: OidcResourceExceptionFilter },
+  ],
+  exports: [
+    OIDC_RESOURCE_RESOLVED_OPTIONS,
+    OIDC_RESOURCE_CLOCK,
+    TokenValidationService,
+    TokenCacheService,
+    UserInfoService,
+    IssuerMetadataService,
+    OidcAuthGuard,
+  ],
+})
+export class OidcResourceModule extends ConfigurableModuleClass {
+  /** Configures the module with static options. */
+  static override forRoot(options: typeof OIDC_RESOURCE_OPTIONS_TYPE): DynamicModule {
+    return withGuard(super.forRoot(options), options.global);
+  }
+
+  /** Configures the module from a factory, class or existing provider (e.g. `@nestjs/config`). */
+  static override forRootAsync(options: typeof OIDC_RESOURCE_ASYNC_OPTIONS_TYPE): DynamicModule {
+    return withGuard(super.forRootAsync(options), options.global);
+  }
+}
+
+function withGuard(definition: DynamicModule, global: boolean | undefined): DynamicModule {
+  if (global === false) return definition;
+  return {
+    ...definition,
+    providers: [...(definition.providers ?? []), { provide: APP_GUARD, useExisting: OidcAuthGuard }],
+  };
+}

@@ -1,0 +1,150 @@
+import { createHash } from 'node:crypto';
+import { Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
+import { createCache, type Cache } from 'cache-manager';
+import { Keyv } from 'keyv';
+import { OIDC_RESOURCE_CLOCK, OIDC_RESOURCE_RESOLVED_OPTIONS } from '../oidc-resource.constants.js';
+import type { SharedCacheStore } from '../interfaces/oidc-resource-options.interface.js';
+import type { ResolvedOidcResourceOptions } from '../utils/resolve-options.js';
+import type { Clock } from '../utils/clock.js';
+import { LruMemoryStore } from './lru-memory.store.js';
+
+/** Cache namespaces; keys are `oidc-resource:<namespace>:<sha256(token)>`. */
+export type TokenCacheNamespace = 'token' | 'userinfo';
+
+/** What is stored: the value plus the absolute time after which it must not be used. */
+interface Envelope<T> {
+  until: number;
+  value: T;
+}
+
+const LOG_INTERVAL = 30_000;
+
+function isKeyvInstance(store: SharedCacheStore): boolean {
+  return typeof store.getRaw === 'function' && typeof store.hooks === 'object' && store.hooks !== null;
+}
+
+/**
+ * The token cache: an in-memory LRU tier (bounded by `cache.max`) in front of optional shared
+ * stores (`cache.stores`, e.g. Redis), both through cache-manager. Keys are a namespaced SHA-256
+ * of the token, never the token. Every entry carries its own deadline, checked on read, so an
+ * entry never outlives the TTL it was written with even if a store ignores TTLs.
+ *
+ * A shared store that fails or hangs never fails a request: each call is bounded by
+ * `cache.storeTimeout` and then skipped, and the fault is logged at most every 30 s.
+ */
+@Injectable()
+export class TokenCacheService implements OnModuleDestroy {
+  private readonly logger = new Logger('OidcResource');
+  private readonly memoryStore: LruMemoryStore;
+  private readonly memory: Cache;
+  private readonly shared?: Cache;
+  private lastFaultLog = 0;
+
+  constructor(
+    @Inject(OIDC_RESOURCE_RESOLVED_OPTIONS) private readonly options: ResolvedOidcResourceOptions,
+    @Inject(OIDC_RESOURCE_CLOCK) private readonly clock: Clock,
+  ) {
+    this.memoryStore = new LruMemoryStore(options.cache.max);
+    // Values in memory are frozen plain objects; skipping serialization keeps a hit allocation-free.
+    this.memory = createCache({
+      stores: [new Keyv({ store: this.memoryStore, serialize: undefined, deserialize: undefined, emitErrors: false })],
+    });
+    if (options.cache.stores.length > 0) {
+      const stores = options.cache.stores.map((store) => {
+        const keyv = isKeyvInstance(store)
+          ? (store as unknown as Keyv)
+          : new Keyv({ store: store as never, namespace: 'nestjs-oidc-resource' });
+        // Keyv re-emits store errors; without a listener they would crash the process.
+        keyv.on('error', (error: unknown) => this.fault('a shared cache store reported an error', error));
+        return keyv;
+      });
+      this.shared = createCache({ stores });
+    }
+  }
+
+  /** The cache key of a token: namespaced SHA-256, so the raw token is never stored. */
+  static keyFor(namespace: TokenCacheNamespace, token: string): string {
+    return `oidc-resource:${namespace}:${createHash('sha256').update(token).digest('base64url')}`;
+  }
+
+  /** Entries held by the in-memory tier. */
+  get memorySize(): number {
+    return this.memoryStore.size;
+  }
+
+  /** Reads an entry: memory first, then the shared stores (which then refill memory). */
+  async get<T>(key: string): Promise<T | undefined> {
+    const now = this.clock();
+    const local = (await this.memory.get<Envelope<T>>(key)) ?? undefined;
+    if (local !== undefined) {
+      if (local.until > now) return local.value;
+      void this.memory.del(key);
+    }
+    if (!this.shared) return undefined;
+    const remote = await this.bounded('read', this.shared.get<Envelope<T>>(key));
+    if (!remote || typeof remote !== 'object' || typeof remote.until !== 'number' || !('value' in remote)) {
+      if (remote !== undefined && remote !== null) this.fault('a shared cache store returned a corrupt entry', undefined);
+      return undefined;
+    }
+    if (remote.until <= now) return undefined;
+    await this.memory.set(key, Object.freeze(remote), remote.until - now);
+    return remote.value;
+  }
+
+  /** Writes an entry to every tier for `ttl` ms (nothing is written when `ttl` <= 0). */
+  async set<T>(key: string, value: T, ttl: number): Promise<void> {
+    if (!(ttl > 0)) return;
+    const envelope: Envelope<T> = Object.freeze({ until: this.clock() + ttl, value });
+    await this.memory.set(key, envelope, ttl);
+    if (this.shared) await this.bounded('write', this.shared.set(key, envelope, ttl));
+  }
+
+  /** Removes one key from every tier. */
+  async delete(key: string): Promise<void> {
+    await this.memory.del(key);
+    if (this.shared) await this.bounded('delete', this.shared.del(key));
+  }
+
+  /**
+   * Forgets everything cached about one token (its validation result and its UserInfo), in
+   * every tier. For apps that receive revocation or logout events.
+   */
+  async evict(token: string): Promise<void> {
+    await Promise.all([
+      this.delete(TokenCacheService.keyFor('token', token)),
+      this.delete(TokenCacheService.keyFor('userinfo', token)),
+    ]);
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    await this.memory.clear();
+  }
+
+  private async bounded<T>(what: string, call: Promise<T>): Promise<T | undefined> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<undefined>((resolve) => {
+      timer = setTimeout(() => {
+        this.fault(`a shared cache store did not ${what} within ${this.options.cache.storeTimeout} ms; skipped`, undefined);
+        resolve(undefined);
+      }, this.options.cache.storeTimeout);
+      timer.unref();
+    });
+    try {
+      return await Promise.race([call, timeout]);
+    } catch (error) {
+      this.fault(`a shared cache store failed to ${what}; skipped`, error);
+      return undefined;
+    } finally {
+      clearTimeout(timer);
+      call.catch(() => undefined);
+    }
+  }
+
+  private fault(message: string, error: unknown): void {
+    const now = Date.now();
+    if (now - this.lastFaultLog < LOG_INTERVAL) return;
+    this.lastFaultLog = now;
+    const detail = error instanceof Error ? `: ${error.message}` : '';
+    this.logger.warn(`Token cache: ${message}${detail} (validation goes on without it)`);
+  }
+}

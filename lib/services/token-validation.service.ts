@@ -1,0 +1,346 @@
+import { randomUUID, type KeyObject } from 'node:crypto';
+import { Inject, Injectable } from '@nestjs/common';
+import { errors as joseErrors, importJWK, jwtVerify, SignJWT, type JWTPayload, type JWK } from 'jose';
+import { OIDC_RESOURCE_CLOCK, OIDC_RESOURCE_RESOLVED_OPTIONS } from '../oidc-resource.constants.js';
+import {
+  InvalidRequestError,
+  InvalidTokenError,
+  IssuerUnavailableError,
+  OidcResourceError,
+  TokenExpiredError,
+  TokenInactiveError,
+  type OidcResourceErrorCode,
+} from '../errors/oidc-resource.error.js';
+import type { AuthenticatedPrincipal } from '../interfaces/authenticated-principal.interface.js';
+import { httpCall, parseJsonObject } from '../utils/http.js';
+import { materializePrincipal, parseScopes, type PrincipalSnapshot } from '../utils/principal.js';
+import type { ResolvedOidcResourceOptions } from '../utils/resolve-options.js';
+import type { Clock } from '../utils/clock.js';
+import { SingleFlight } from '../utils/single-flight.js';
+import { IssuerMetadataService } from './issuer-metadata.service.js';
+import { JwksService, type VerificationKey } from './jwks.service.js';
+import { TokenCacheService } from './token-cache.service.js';
+
+/** A cached outcome: a principal snapshot, or the error a bad token earned. */
+type CachedOutcome =
+  | { ok: true; principal: PrincipalSnapshot }
+  | { ok: false; code: 'invalid_token' | 'token_expired' | 'token_inactive'; message: string };
+
+const JWS_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
+const JWE_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
+const RFC9068_CLAIMS = ['iss', 'aud', 'exp', 'iat', 'sub', 'client_id', 'jti'];
+
+function decodeSegment(segment: string): Record<string, unknown> | undefined {
+  try {
+    const value: unknown = JSON.parse(Buffer.from(segment, 'base64url').toString('utf8'));
+    return typeof value === 'object' && value !== null && !Array.isArray(value)
+      ? (value as Record<string, unknown>)
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function isAccessTokenType(value: unknown): boolean {
+  return typeof value === 'string' && /^(bearer|dpop)$/i.test(value);
+}
+
+function normalizeTyp(value: unknown): string | undefined {
+  if (typeof value !== 'string') return undefined;
+  const lower = value.toLowerCase();
+  // RFC 7515 §4.1.9: a typ without "/" means "application/" + typ.
+  return lower.startsWith('application/') ? lower.slice('application/'.length) : lower;
+}
+
+function audienceList(value: unknown): string[] | undefined {
+  if (value === undefined) return [];
+  if (typeof value === 'string') return [value];
+  if (Array.isArray(value) && value.every((a) => typeof a === 'string')) return value as string[];
+  return undefined;
+}
+
+function clientAssertionAlg(key: JWK | KeyObject): string {
+  const jwk = ('export' in key && typeof key.export === 'function' ? key.export({ format: 'jwk' }) : key) as JWK;
+  if (typeof jwk.alg === 'string') return jwk.alg;
+  if (jwk.kty === 'RSA') return 'RS256';
+  if (jwk.kty === 'EC') return jwk.crv === 'P-384' ? 'ES384' : jwk.crv === 'P-521' ? 'ES512' : 'ES256';
+  if (jwk.kty === 'OKP') return 'EdDSA';
+  throw new IssuerUnavailableError('Introspection: the private_key_jwt key type is not supported');
+}
+
+/**
+ * Validates access tokens: JWTs (RFC 9068) locally against the issuer's JWKS, opaque tokens
+ * through RFC 7662 introspection. Results are cached by token hash until, at the latest, the
+ * token expires; concurrent validations of one uncached token share one verification or call.
+ *
+ * @example
+ * const principal = await tokens.validate(rawToken); // throws OidcResourceError
+ */
+@Injectable()
+export class TokenValidationService {
+  private readonly flight = new SingleFlight<CachedOutcome>();
+  private readonly basicAuthorization?: string;
+  private assertionKey?: Promise<{ key: VerificationKey | KeyObject; alg: string; kid?: string }>;
+
+  constructor(
+    @Inject(OIDC_RESOURCE_RESOLVED_OPTIONS) private readonly options: ResolvedOidcResourceOptions,
+    @Inject(OIDC_RESOURCE_CLOCK) private readonly clock: Clock,
+    private readonly metadata: IssuerMetadataService,
+    private readonly jwks: JwksService,
+    private readonly cache: TokenCacheService,
+  ) {
+    const introspection = options.introspection;
+    if (introspection?.authMethod === 'client_secret_basic') {
+      // RFC 6749 §2.3.1: both parts are form-urlencoded before base64.
+      const encode = (s: string) => new URLSearchParams({ s }).toString().slice(2);
+      const pair = `${encode(introspection.clientId)}:${encode(introspection.clientSecret ?? '')}`;
+      this.basicAuthorization = `Basic ${Buffer.from(pair).toString('base64')}`;
+    }
+  }
+
+  /**
+   * Validates an access token and returns its principal.
+   * @throws OidcResourceError — `invalid_token`, `token_expired`, `token_inactive`,
+   *   `invalid_request`, or `issuer_unavailable` (never reported as an invalid token).
+   */
+  async validate(token: string): Promise<AuthenticatedPrincipal> {
+    if (typeof token !== 'string' || token.length === 0) {
+      throw new InvalidRequestError('The access token is empty');
+    }
+    if (token.length > this.options.maxTokenLength) {
+      throw new InvalidTokenError('The access token is too long');
+    }
+    const key = TokenCacheService.keyFor('token', token);
+    let outcome = await this.cache.get<CachedOutcome>(key);
+    if (outcome === undefined) outcome = await this.flight.run(key, () => this.validateAndCache(token, key));
+    if (!outcome.ok) throw this.errorFor(outcome.code, outcome.message);
+    const exp = outcome.principal.exp;
+    if (exp !== undefined && this.clock() >= exp + this.options.clockTolerance * 1000) {
+      void this.cache.delete(key);
+      throw new TokenExpiredError();
+    }
+    return materializePrincipal(outcome.principal, token);
+  }
+
+  private async validateAndCache(token: string, key: string): Promise<CachedOutcome> {
+    let outcome: CachedOutcome;
+    try {
+      const principal = await this.validateUncached(token);
+      outcome = { ok: true, principal };
+      const lifetime = principal.exp === undefined ? Infinity : principal.exp - this.clock();
+      await this.cache.set(key, outcome, Math.min(this.options.cache.ttl, lifetime));
+    } catch (error) {
+      if (
+        error instanceof OidcResourceError &&
+        (error.code === 'invalid_token' || error.code === 'token_expired' || error.code === 'token_inactive')
+      ) {
+        outcome = { ok: false, code: error.code, message: error.message };
+        await this.cache.set(key, outcome, this.options.cache.negativeTtl);
+      } else {
+        throw error; // issuer_unavailable and the like are never cached
+      }
+    }
+    return outcome;
+  }
+
+  private errorFor(code: OidcResourceErrorCode, message: string): OidcResourceError {
+    if (code === 'token_expired') return new TokenExpiredError(message);
+    if (code === 'token_inactive') return new TokenInactiveError(message);
+    return new InvalidTokenError(message);
+  }
+
+  private async validateUncached(token: string): Promise<PrincipalSnapshot> {
+    const format = this.options.tokenFormat;
+    if (format === 'jwt') return this.verifyJwt(token);
+    if (format === 'opaque') return this.introspect(token);
+    if (JWS_SHAPE.test(token)) {
+      const header = decodeSegment(token.slice(0, token.indexOf('.')));
+      if (header && typeof header.alg === 'string') return this.verifyJwt(token);
+    } else if (JWE_SHAPE.test(token)) {
+      const header = decodeSegment(token.slice(0, token.indexOf('.')));
+      if (header && typeof header.enc === 'string') {
+        throw new InvalidTokenError('Encrypted (JWE) access tokens are not supported');
+      }
+    }
+    if (!this.options.introspection) {
+      throw new InvalidTokenError('The access token is not a JWT, and introspection is not configured');
+    }
+    return this.introspect(token);
+  }
+
+  // ---------------------------------------------------------------- JWT (RFC 9068)
+
+  private async verifyJwt(token: string): Promise<PrincipalSnapshot> {
+    const { options } = this;
+    const strict = options.requireJwtAccessTokenType;
+    const now = this.clock();
+    let payload: JWTPayload;
+    let typ: unknown;
+    try {
+      const result = await jwtVerify(token, (header) => this.jwks.getKey(header), {
+        issuer: options.issuer,
+        ...(options.audiences ? { audience: options.audiences as string[] } : {}),
+        algorithms: options.algorithms as string[],
+        clockTolerance: options.clockTolerance,
+        currentDate: new Date(now),
+        ...(strict ? { typ: 'at+jwt' } : {}),
+        requiredClaims: strict ? RFC9068_CLAIMS : ['iss', 'exp', ...(options.audiences ? ['aud'] : [])],
+      });
+      payload = result.payload;
+      typ = result.protectedHeader.typ;
+    } catch (error) {
+      throw this.mapJoseError(error);
+    }
+    if (!strict) {
+      // RFC 8725 §3.11: keep JWT kinds apart even without explicit typing.
+      const kind = normalizeTyp(typ);
+      if (typ !== undefined && kind !== 'at+jwt' && kind !== 'jwt') {
+        throw new InvalidTokenError('The JWT is not an access token (typ)');
+      }
+      if (payload.nonce !== undefined) throw new InvalidTokenError('The JWT is an ID token, not an access token');
+    }
+    if (typeof payload.iat === 'number' && payload.iat * 1000 > now + options.clockTolerance * 1000) {
+      throw new InvalidTokenError('The access token was issued in the future (iat)');
+    }
+    return this.snapshot(payload as Record<string, unknown>, 'jwt');
+  }
+
+  private mapJoseError(error: unknown): OidcResourceError {
+    if (error instanceof OidcResourceError) return error;
+    if (error instanceof joseErrors.JWTExpired) return new TokenExpiredError('The access token expired', { cause: error });
+    if (error instanceof joseErrors.JWTClaimValidationFailed) {
+      const claim = error.claim.replace(/[^a-z_]/gi, '');
+      return new InvalidTokenError(
+        error.reason === 'missing'
+          ? `The access token lacks the required "${claim}" claim`
+          : `The access token's "${claim}" claim is not acceptable`,
+        { cause: error },
+      );
+    }
+    if (error instanceof joseErrors.JOSEAlgNotAllowed) {
+      return new InvalidTokenError('The access token is signed with an algorithm that is not allowed', { cause: error });
+    }
+    if (error instanceof joseErrors.JWSSignatureVerificationFailed) {
+      return new InvalidTokenError('The access token signature is invalid', { cause: error });
+    }
+    if (error instanceof joseErrors.JOSENotSupported) {
+      return new InvalidTokenError('The access token uses an unsupported JOSE feature', { cause: error });
+    }
+    return new InvalidTokenError('The access token is malformed', { cause: error });
+  }
+
+  // ---------------------------------------------------------------- Introspection (RFC 7662)
+
+  private async introspect(token: string): Promise<PrincipalSnapshot> {
+    const introspection = this.options.introspection;
+    if (!introspection) throw new InvalidTokenError('Introspection is not configured');
+    const endpoint = await this.metadata.getIntrospectionEndpoint();
+    const body = new URLSearchParams({ token, token_type_hint: 'access_token' });
+    const headers: Record<string, string> = {
+      'content-type': 'application/x-www-form-urlencoded',
+      accept: 'application/json',
+    };
+    if (introspection.authMethod === 'client_secret_basic') {
+      headers.authorization = this.basicAuthorization!;
+    } else if (introspection.authMethod === 'client_secret_post') {
+      body.set('client_id', introspection.clientId);
+      body.set('client_secret', introspection.clientSecret ?? '');
+    } else {
+      body.set('client_id', introspection.clientId);
+      body.set('client_assertion_type', 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer');
+      body.set('client_assertion', await this.clientAssertion(endpoint));
+    }
+    const response = await httpCall('Introspection', endpoint, { method: 'POST', headers, body: body.toString() }, this.options.httpTimeout);
+    if (response.status !== 200) {
+      const why =
+        response.status === 401 || response.status === 403
+          ? 'the authorization server refused this API\'s client credentials'
+          : 'the authorization server failed';
+      throw new IssuerUnavailableError(`Introspection: ${why} (HTTP ${response.status})`, {
+        ...(response.retryAfter !== undefined ? { retryAfter: response.retryAfter } : {}),
+      });
+    }
+    const claims = parseJsonObject('Introspection', response.text);
+    if (claims.active !== true) {
+      if (claims.active === false) throw new TokenInactiveError();
+      throw new IssuerUnavailableError('Introspection: the response has no boolean "active" member');
+    }
+    const tolerance = this.options.clockTolerance * 1000;
+    const now = this.clock();
+    for (const name of ['exp', 'nbf', 'iat'] as const) {
+      if (claims[name] !== undefined && typeof claims[name] !== 'number') {
+        throw new InvalidTokenError(`The introspection response's "${name}" is not a number`);
+      }
+    }
+    if (typeof claims.exp === 'number' && now >= claims.exp * 1000 + tolerance) throw new TokenExpiredError();
+    if (typeof claims.nbf === 'number' && claims.nbf * 1000 > now + tolerance) {
+      throw new InvalidTokenError('The access token is not valid yet (nbf)');
+    }
+    if (claims.iss !== undefined && claims.iss !== this.options.issuer) {
+      throw new InvalidTokenError('The access token was issued by another issuer');
+    }
+    if (claims.token_type !== undefined && !isAccessTokenType(claims.token_type)) {
+      throw new InvalidTokenError('The token is not an access token (token_type)');
+    }
+    const aud = audienceList(claims.aud);
+    if (aud === undefined) throw new InvalidTokenError('The introspection response\'s "aud" is malformed');
+    if (aud.length === 0 && !isAccessTokenType(claims.token_type)) {
+      // An audience-less token of no stated type may be a refresh token (API.md, decision D1).
+      throw new InvalidTokenError('The token has no audience and is not typed as an access token');
+    }
+    return this.snapshot(claims, 'introspection');
+  }
+
+  private async clientAssertion(endpoint: string): Promise<string> {
+    const introspection = this.options.introspection!;
+    this.assertionKey ??= (async () => {
+      const raw = introspection.privateKey!;
+      const alg = clientAssertionAlg(raw as JWK | KeyObject);
+      const kid = 'export' in raw ? undefined : (raw as JWK).kid;
+      const key = 'export' in raw ? (raw as KeyObject) : await importJWK(raw as JWK, alg);
+      return { key, alg, ...(kid ? { kid } : {}) };
+    })().catch((cause: unknown) => {
+      this.assertionKey = undefined;
+      throw new IssuerUnavailableError('Introspection: the private_key_jwt key cannot be used', { cause });
+    });
+    const { key, alg, kid } = await this.assertionKey;
+    const nowSeconds = Math.floor(this.clock() / 1000);
+    // RFC 7523 §3: iss = sub = client_id; aud identifies the authorization server.
+    return new SignJWT({})
+      .setProtectedHeader({ alg, ...(kid ? { kid } : {}) })
+      .setIssuer(introspection.clientId)
+      .setSubject(introspection.clientId)
+      .setAudience([this.options.issuer, endpoint])
+      .setJti(randomUUID())
+      .setIssuedAt(nowSeconds)
+      .setExpirationTime(nowSeconds + 60)
+      .sign(key);
+  }
+
+  // ---------------------------------------------------------------- common
+
+  private snapshot(claims: Record<string, unknown>, source: 'jwt' | 'introspection'): PrincipalSnapshot {
+    const scopes = parseScopes(claims);
+    if (!scopes) throw new InvalidTokenError('The access token\'s "scope" is malformed');
+    const cnf = claims.cnf;
+    if ((cnf !== undefined && cnf !== null) || (typeof claims.token_type === 'string' && /^dpop$/i.test(claims.token_type))) {
+      // RFC 9449 §7.2 / RFC 8705 §3: a sender-constrained token must not be accepted as a bearer token.
+      throw new InvalidTokenError('The access token is sender-constrained (DPoP or mTLS), which this API does not accept');
+    }
+    const audience = audienceList(claims.aud);
+    if (audience === undefined) throw new InvalidTokenError('The access token\'s "aud" is malformed');
+    if (claims.sub !== undefined && typeof claims.sub !== 'string') throw new InvalidTokenError('The access token\'s "sub" is malformed');
+    const clientId = typeof claims.client_id === 'string' ? claims.client_id : typeof claims.azp === 'string' ? claims.azp : undefined;
+    return Object.freeze({
+      ...(typeof claims.sub === 'string' ? { sub: claims.sub } : {}),
+      ...(clientId !== undefined ? { clientId } : {}),
+      scopes: Object.freeze(scopes),
+      issuer: this.options.issuer,
+      audience: Object.freeze(audience),
+      ...(typeof claims.exp === 'number' ? { exp: claims.exp * 1000 } : {}),
+      claims: Object.freeze({ ...claims }),
+      source,
+    });
+  }
+}
+

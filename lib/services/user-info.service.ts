@@ -1,0 +1,130 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { jwtVerify } from 'jose';
+import { OIDC_RESOURCE_CLOCK, OIDC_RESOURCE_RESOLVED_OPTIONS } from '../oidc-resource.constants.js';
+import {
+  InvalidRequestError,
+  IssuerUnavailableError,
+  OidcResourceError,
+  UserInfoNotPermittedError,
+  UserInfoSubjectMismatchError,
+} from '../errors/oidc-resource.error.js';
+import type { AuthenticatedPrincipal } from '../interfaces/authenticated-principal.interface.js';
+import { httpCall, parseJsonObject } from '../utils/http.js';
+import { principalToken } from '../utils/principal.js';
+import type { ResolvedOidcResourceOptions } from '../utils/resolve-options.js';
+import type { Clock } from '../utils/clock.js';
+import { SingleFlight } from '../utils/single-flight.js';
+import { IssuerMetadataService } from './issuer-metadata.service.js';
+import { JwksService } from './jwks.service.js';
+import { TokenCacheService } from './token-cache.service.js';
+import { TokenValidationService } from './token-validation.service.js';
+
+/**
+ * User details from the issuer's OIDC UserInfo endpoint, asked with the caller's own access
+ * token. Responses are cached per token hash for `min(userInfo.ttl, exp − now)` in the token
+ * cache's stores, and concurrent calls for one token share one request.
+ *
+ * @see OpenID Connect Core 1.0 §5.3
+ * @example
+ * @Get('me/profile') profile(@CurrentUser() user: AuthenticatedPrincipal) {
+ *   return this.userInfo.getUserInfo(user);
+ * }
+ */
+@Injectable()
+export class UserInfoService {
+  private readonly flight = new SingleFlight<Record<string, unknown>>();
+
+  constructor(
+    @Inject(OIDC_RESOURCE_RESOLVED_OPTIONS) private readonly options: ResolvedOidcResourceOptions,
+    @Inject(OIDC_RESOURCE_CLOCK) private readonly clock: Clock,
+    private readonly metadata: IssuerMetadataService,
+    private readonly jwks: JwksService,
+    private readonly cache: TokenCacheService,
+    private readonly tokens: TokenValidationService,
+  ) {}
+
+  /**
+   * The UserInfo claims for a principal from `@CurrentUser()`, or for a raw access token
+   * (validated first) in code outside a request.
+   *
+   * @throws OidcResourceError — `userinfo_not_permitted` (403, `scope="openid"`) when UserInfo
+   *   refuses a token this API accepted; `userinfo_subject_mismatch` (502) when it answers for
+   *   another `sub`; `issuer_unavailable` (503) when it is down or answers junk;
+   *   `invalid_request` when the token has no `sub` (UserInfo needs a user-bound token).
+   */
+  async getUserInfo(principalOrToken: AuthenticatedPrincipal | string): Promise<Record<string, unknown>> {
+    let principal: AuthenticatedPrincipal;
+    let token: string | undefined;
+    if (typeof principalOrToken === 'string') {
+      token = principalOrToken;
+      principal = await this.tokens.validate(token);
+    } else {
+      principal = principalOrToken;
+      token = principal ? principalToken(principal) : undefined;
+      if (token === undefined) {
+        throw new InvalidRequestError('UserInfo needs a principal from @CurrentUser() or TokenValidationService, or a raw access token');
+      }
+    }
+    if (!principal.sub) {
+      throw new InvalidRequestError('UserInfo needs a user-bound access token (this token has no "sub")');
+    }
+    const key = TokenCacheService.keyFor('userinfo', token);
+    const cached = await this.cache.get<Record<string, unknown>>(key);
+    if (cached !== undefined) return cached;
+    const sub = principal.sub;
+    const clientId = principal.clientId;
+    const exp = principal.expiresAt?.getTime();
+    return this.flight.run(key, async () => {
+      const claims = await this.fetch(token, sub, clientId);
+      const lifetime = exp === undefined ? Infinity : exp - this.clock();
+      await this.cache.set(key, claims, Math.min(this.options.userInfo.ttl, lifetime));
+      return claims;
+    });
+  }
+
+  private async fetch(token: string, sub: string, clientId: string | undefined): Promise<Record<string, unknown>> {
+    const endpoint = await this.metadata.getUserInfoEndpoint();
+    const response = await httpCall(
+      'UserInfo',
+      endpoint,
+      { headers: { authorization: `Bearer ${token}`, accept: 'application/json, application/jwt' } },
+      this.options.httpTimeout,
+    );
+    if (response.status === 401 || response.status === 403) {
+      throw new UserInfoNotPermittedError(
+        'The UserInfo endpoint does not accept this access token (it needs the openid scope, and some providers refuse tokens issued for an API audience)',
+      );
+    }
+    if (response.status !== 200) {
+      throw new IssuerUnavailableError(`UserInfo: the authorization server answered HTTP ${response.status}`, {
+        ...(response.retryAfter !== undefined ? { retryAfter: response.retryAfter } : {}),
+      });
+    }
+    const claims = response.contentType.startsWith('application/jwt')
+      ? await this.verifySigned(response.text.trim(), clientId)
+      : parseJsonObject('UserInfo', response.text);
+    // OIDC Core §5.3.2: the sub in the response MUST match the token's, or it MUST NOT be used.
+    if (claims.sub !== sub) throw new UserInfoSubjectMismatchError();
+    return Object.freeze(claims);
+  }
+
+  /** A signed UserInfo response (OIDC Core §5.3.2): issuer's keys, `iss`, and `aud` = the client. */
+  private async verifySigned(jwt: string, clientId: string | undefined): Promise<Record<string, unknown>> {
+    try {
+      const { payload } = await jwtVerify(jwt, (header) => this.jwks.getKey(header), {
+        issuer: this.options.issuer,
+        ...(clientId ? { audience: clientId } : {}),
+        algorithms: this.options.algorithms as string[],
+        clockTolerance: this.options.clockTolerance,
+        currentDate: new Date(this.clock()),
+      });
+      return { ...payload };
+    } catch (error) {
+      if (error instanceof IssuerUnavailableError) throw error;
+      throw new IssuerUnavailableError(
+        `UserInfo: the signed response could not be verified${error instanceof OidcResourceError ? ` (${error.message})` : ''}`,
+        { cause: error },
+      );
+    }
+  }
+}

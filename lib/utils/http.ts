@@ -1,0 +1,92 @@
+import { DEFAULTS } from '../oidc-resource.constants.js';
+import { IssuerUnavailableError } from '../errors/oidc-resource.error.js';
+
+/** A fully read response from the authorization server. */
+export interface HttpResult {
+  status: number;
+  contentType: string;
+  retryAfter?: number;
+  text: string;
+}
+
+function parseRetryAfter(value: string | null): number | undefined {
+  if (!value) return undefined;
+  const seconds = Number(value);
+  if (Number.isFinite(seconds) && seconds >= 0) return Math.min(seconds, 3600);
+  const date = Date.parse(value);
+  if (Number.isNaN(date)) return undefined;
+  return Math.min(Math.max(0, (date - Date.now()) / 1000), 3600);
+}
+
+/**
+ * One bounded call to the authorization server: `timeout` covers connecting, the headers and
+ * the whole body; bodies larger than `maxBytes` are refused; redirects are not followed (an
+ * authorization server's endpoints answer directly). Any transport failure becomes
+ * {@link IssuerUnavailableError}: an unreachable server is never mistaken for an invalid token.
+ */
+export async function httpCall(
+  what: string,
+  url: string,
+  init: { method?: string; headers?: Record<string, string>; body?: string },
+  timeout: number,
+  maxBytes: number = DEFAULTS.maxResponseBytes,
+): Promise<HttpResult> {
+  const signal = AbortSignal.timeout(timeout);
+  let response: Response;
+  try {
+    response = await fetch(url, { ...init, redirect: 'manual', signal });
+  } catch (cause) {
+    throw new IssuerUnavailableError(
+      signal.aborted
+        ? `${what}: the authorization server did not answer within ${timeout} ms`
+        : `${what}: the authorization server could not be reached`,
+      { cause },
+    );
+  }
+  let text = '';
+  try {
+    const declared = Number(response.headers.get('content-length'));
+    if (Number.isFinite(declared) && declared > maxBytes) throw new RangeError('too large');
+    if (response.body) {
+      const decoder = new TextDecoder();
+      let size = 0;
+      for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
+        size += chunk.byteLength;
+        if (size > maxBytes) throw new RangeError('too large');
+        text += decoder.decode(chunk, { stream: true });
+      }
+      text += decoder.decode();
+    }
+  } catch (cause) {
+    await response.body?.cancel().catch(() => undefined);
+    throw new IssuerUnavailableError(
+      cause instanceof RangeError
+        ? `${what}: the authorization server's response exceeds ${maxBytes} bytes`
+        : signal.aborted
+          ? `${what}: the authorization server did not answer within ${timeout} ms`
+          : `${what}: the authorization server's response could not be read`,
+      { cause },
+    );
+  }
+  const retryAfter = parseRetryAfter(response.headers.get('retry-after'));
+  return {
+    status: response.status,
+    contentType: (response.headers.get('content-type') ?? '').toLowerCase(),
+    ...(retryAfter !== undefined ? { retryAfter } : {}),
+    text,
+  };
+}
+
+/** Parses a JSON object body, or throws {@link IssuerUnavailableError} naming what was expected. */
+export function parseJsonObject(what: string, text: string): Record<string, unknown> {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (cause) {
+    throw new IssuerUnavailableError(`${what}: the authorization server answered with something that is not JSON`, { cause });
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new IssuerUnavailableError(`${what}: the authorization server did not answer with a JSON object`);
+  }
+  return value as Record<string, unknown>;
+}
