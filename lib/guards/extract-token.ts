@@ -16,8 +16,13 @@ function invalid(message: string): TokenExtraction {
   return { error: new InvalidRequestError(message) };
 }
 
-function hasBodyToken(body: unknown): boolean {
-  return typeof body === 'object' && body !== null && Object.prototype.hasOwnProperty.call(body, 'access_token');
+/** RFC 6750 §2.2: only an `application/x-www-form-urlencoded` body is a way of sending a token. */
+function hasBodyToken(raw: IncomingMessage, body: unknown): boolean {
+  if (typeof body !== 'object' || body === null || !Object.prototype.hasOwnProperty.call(body, 'access_token')) {
+    return false;
+  }
+  const type = raw.headers['content-type'];
+  return typeof type === 'string' && type.toLowerCase().startsWith('application/x-www-form-urlencoded');
 }
 
 /**
@@ -26,7 +31,8 @@ function hasBodyToken(body: unknown): boolean {
  *   two `Authorization` fields are malformed (Node keeps only the first in `req.headers`,
  *   so the raw header list is read);
  * - `?access_token=` only when allowed; otherwise it is `invalid_request`;
- * - a form-body `access_token` is never read, but a token sent in two ways is `invalid_request`.
+ * - a form-body `access_token` is never read, but a token sent in two ways is `invalid_request`
+ *   (a JSON body that happens to have an `access_token` field is not a token transmission).
  * Another scheme (`Basic …`) is "no bearer credentials", answered with a bare challenge.
  */
 export function extractToken(raw: IncomingMessage, body: unknown, allowQueryToken: boolean): TokenExtraction {
@@ -59,7 +65,7 @@ export function extractToken(raw: IncomingMessage, body: unknown, allowQueryToke
     const values = new URLSearchParams(url.slice(queryStart + 1)).getAll('access_token');
     if (values.length > 0) {
       if (!allowQueryToken) return invalid('Access tokens in the query string are not accepted');
-      if (values.length > 1 || token !== undefined || hasBodyToken(body)) {
+      if (values.length > 1 || token !== undefined || hasBodyToken(raw, body)) {
         return invalid('The access token was sent in more than one way');
       }
       const value = values[0]!;
@@ -68,6 +74,6 @@ export function extractToken(raw: IncomingMessage, body: unknown, allowQueryToke
     }
   }
   if (token === undefined) return NONE;
-  if (hasBodyToken(body)) return invalid('The access token was sent in more than one way');
+  if (hasBodyToken(raw, body)) return invalid('The access token was sent in more than one way');
   return { token };
 }

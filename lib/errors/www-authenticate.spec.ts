@@ -1,0 +1,234 @@
+import { bearerChallenge, sanitizeDescription, toHttpError } from './www-authenticate.js';
+import {
+  InsufficientScopeError,
+  InvalidConfigurationError,
+  InvalidRequestError,
+  InvalidTokenError,
+  IssuerUnavailableError,
+  TokenExpiredError,
+  TokenInactiveError,
+  TokenMissingError,
+  UserInfoNotPermittedError,
+  UserInfoSubjectMismatchError,
+} from './oidc-resource.error.js';
+
+/** RFC 6750 §3: `error` / `error_description` values. */
+const DESCRIPTION_CHARS = /^[\x20\x21\x23-\x5B\x5D-\x7E]*$/;
+/** RFC 6750 §3: one `scope` value; values are separated by single spaces. */
+const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
+
+/** Parses `Bearer k="v", k2="v2"` strictly (quoted-string with `\` escapes); throws on anything else. */
+function parseChallenge(header: string): Map<string, string> {
+  expect(header.startsWith('Bearer ')).toBe(true);
+  const params = new Map<string, string>();
+  const re = /\s*([A-Za-z_]+)="((?:[^"\\]|\\.)*)"\s*(,|$)/y;
+  const rest = header.slice('Bearer '.length);
+  let pos = 0;
+  while (pos < rest.length) {
+    re.lastIndex = pos;
+    const m = re.exec(rest);
+    if (!m) throw new Error(`unparseable challenge at ${pos}: ${JSON.stringify(rest.slice(pos))}`);
+    expect(params.has(m[1]!)).toBe(false); // every attribute at most once (RFC 6750 §3)
+    params.set(m[1]!, m[2]!.replace(/\\(.)/g, '$1'));
+    pos = re.lastIndex;
+  }
+  return params;
+}
+
+/** Asserts RFC 6750 §3 hygiene on a challenge; returns its attributes. */
+function expectHygienic(header: string): Map<string, string> {
+  // Header-safe: printable ASCII only, no CR/LF/controls.
+  expect(header).toMatch(/^[\x20-\x7E]+$/);
+  const params = parseChallenge(header);
+  for (const key of ['error', 'error_description']) {
+    const v = params.get(key);
+    if (v !== undefined) expect(v).toMatch(DESCRIPTION_CHARS);
+  }
+  const scope = params.get('scope');
+  if (scope !== undefined) for (const s of scope.split(' ')) expect(s).toMatch(SCOPE_TOKEN);
+  return params;
+}
+
+describe('bearerChallenge', () => {
+  it('is a bare realm challenge without an error', () => {
+    expect(bearerChallenge('api')).toBe('Bearer realm="api"');
+  });
+
+  it('adds error and error_description', () => {
+    expect(bearerChallenge('api', 'invalid_token', 'The access token expired')).toBe(
+      'Bearer realm="api", error="invalid_token", error_description="The access token expired"',
+    );
+  });
+
+  it('omits an empty description', () => {
+    expect(bearerChallenge('api', 'invalid_token', '')).toBe(
+      'Bearer realm="api", error="invalid_token"',
+    );
+  });
+
+  it('lists scopes space-separated, in the order given', () => {
+    expect(
+      bearerChallenge('api', 'insufficient_scope', 'missing', ['api:write', 'admin', 'api:read']),
+    ).toBe(
+      'Bearer realm="api", error="insufficient_scope", error_description="missing", scope="api:write admin api:read"',
+    );
+  });
+
+  it('does not add scope without an error', () => {
+    expect(bearerChallenge('api', undefined, undefined, ['a'])).toBe('Bearer realm="api"');
+  });
+
+  it('escapes quotes and backslashes in the realm (quoted-string) and drops controls and non-ASCII', () => {
+    const header = bearerChallenge('a"b\\c\r\nX-Injected: 1\u00e9\u2028', 'invalid_token', 'x');
+    expect(header).toBe(
+      'Bearer realm="a\\"b\\\\cX-Injected: 1", error="invalid_token", error_description="x"',
+    );
+    expect(parseChallenge(header).get('realm')).toBe('a"b\\cX-Injected: 1');
+    expectHygienic(header);
+  });
+
+  it('drops quotes, backslashes, CR/LF, controls and non-ASCII from error_description', () => {
+    const header = bearerChallenge(
+      'api',
+      'invalid_token',
+      'bad "kid" \\ here\r\nSet-Cookie: a=b\t\u0000 t\u00f6k \u{1F600}',
+    );
+    expect(header).toBe(
+      'Bearer realm="api", error="invalid_token", error_description="bad kid  hereSet-Cookie: a=b tk "',
+    );
+    expect(header).not.toMatch(/[\r\n]/);
+    expectHygienic(header);
+  });
+
+  it('caps a very long description', () => {
+    const header = bearerChallenge('api', 'invalid_token', `kid ${'k'.repeat(5000)}`);
+    const description = expectHygienic(header).get('error_description')!;
+    expect(description.length).toBeLessThanOrEqual(200);
+    expect(description.startsWith('kid k')).toBe(true);
+  });
+
+  it('sanitises scope values (no space, quote or backslash inside one) and drops empty ones', () => {
+    const header = bearerChallenge('api', 'insufficient_scope', 'd', [
+      'a"b',
+      'c\\d',
+      '\u00e9',
+      'e f',
+      'g\r\nh',
+    ]);
+    expect(expectHygienic(header).get('scope')).toBe('ab cd ef gh');
+  });
+
+  it('keeps every legal description character', () => {
+    const legal = Array.from({ length: 0x7f - 0x20 }, (_, i) => String.fromCharCode(0x20 + i))
+      .filter((c) => c !== '"' && c !== '\\')
+      .join('');
+    expect(sanitizeDescription(legal, 1000)).toBe(legal);
+  });
+});
+
+describe('toHttpError', () => {
+  const body = (status: number, error: string) => ({
+    statusCode: status,
+    message: expect.any(String),
+    error,
+  });
+
+  it('token_missing: 401, bare challenge', () => {
+    const http = toHttpError(new TokenMissingError(), 'api');
+    expect(http).toEqual({
+      status: 401,
+      headers: { 'WWW-Authenticate': 'Bearer realm="api"' },
+      body: body(401, 'Unauthorized'),
+    });
+  });
+
+  it('invalid_request: 400 with error_description', () => {
+    const http = toHttpError(new InvalidRequestError('The Bearer credentials are empty'), 'api');
+    expect(http.status).toBe(400);
+    expect(http.headers['WWW-Authenticate']).toBe(
+      'Bearer realm="api", error="invalid_request", error_description="The Bearer credentials are empty"',
+    );
+    expect(http.body).toEqual({
+      statusCode: 400,
+      message: 'The Bearer credentials are empty',
+      error: 'Bad Request',
+    });
+  });
+
+  it.each([
+    ['invalid_token', new InvalidTokenError('The access token signature is invalid')],
+    ['token_expired', new TokenExpiredError()],
+    ['token_inactive', new TokenInactiveError()],
+  ])('%s: 401 invalid_token', (_code, error) => {
+    const http = toHttpError(error, 'api');
+    expect(http.status).toBe(401);
+    expect(http.headers['WWW-Authenticate']).toBe(
+      `Bearer realm="api", error="invalid_token", error_description="${error.message}"`,
+    );
+    expect(http.body).toEqual({ statusCode: 401, message: error.message, error: 'Unauthorized' });
+  });
+
+  it('insufficient_scope: 403 with the required scopes in order', () => {
+    const http = toHttpError(new InsufficientScopeError(['api:write', 'api:read']), 'api');
+    expect(http.status).toBe(403);
+    expect(http.headers['WWW-Authenticate']).toMatch(
+      /^Bearer realm="api", error="insufficient_scope", error_description="[^"]+", scope="api:write api:read"$/,
+    );
+    expect(http.body).toEqual(body(403, 'Forbidden'));
+  });
+
+  it('userinfo_not_permitted: 403 insufficient_scope, scope="openid"', () => {
+    const http = toHttpError(new UserInfoNotPermittedError('UserInfo refused the token'), 'api');
+    expect(http.status).toBe(403);
+    expect(http.headers['WWW-Authenticate']).toBe(
+      'Bearer realm="api", error="insufficient_scope", error_description="UserInfo refused the token", scope="openid"',
+    );
+  });
+
+  it('issuer_unavailable: 503 without a challenge, Retry-After when known (whole seconds, >= 1)', () => {
+    expect(toHttpError(new IssuerUnavailableError('down'), 'api')).toEqual({
+      status: 503,
+      headers: {},
+      body: { statusCode: 503, message: 'down', error: 'Service Unavailable' },
+    });
+    expect(
+      toHttpError(new IssuerUnavailableError('down', { retryAfter: 2.2 }), 'api').headers,
+    ).toEqual({ 'Retry-After': '3' });
+    expect(
+      toHttpError(new IssuerUnavailableError('down', { retryAfter: 0 }), 'api').headers,
+    ).toEqual({ 'Retry-After': '1' });
+  });
+
+  it('userinfo_subject_mismatch: 502 without a challenge', () => {
+    const http = toHttpError(new UserInfoSubjectMismatchError(), 'api');
+    expect(http.status).toBe(502);
+    expect(http.headers).toEqual({});
+    expect(http.body.error).toBe('Bad Gateway');
+  });
+
+  it('hides the message of a 500', () => {
+    const http = toHttpError(new InvalidConfigurationError('secret detail'), 'api');
+    expect(http.status).toBe(500);
+    expect(http.headers).toEqual({});
+    expect(http.body).toEqual({
+      statusCode: 500,
+      message: 'Internal server error',
+      error: 'Internal Server Error',
+    });
+  });
+
+  it('never lets hostile message content into the header or the body', () => {
+    const hostile = 'evil "quote" \\ back\r\nX-Injected: yes \u00e9\u0000';
+    for (const error of [
+      new InvalidRequestError(hostile),
+      new InvalidTokenError(hostile),
+      new InsufficientScopeError(['a'], hostile),
+    ]) {
+      const http = toHttpError(error, 'r"\r\n');
+      const header = http.headers['WWW-Authenticate']!;
+      expectHygienic(header);
+      expect(header).not.toMatch(/[\r\n"]X-Injected/);
+      expect(http.body.message).toMatch(DESCRIPTION_CHARS);
+    }
+  });
+});

@@ -1,0 +1,227 @@
+import type { IncomingMessage } from 'node:http';
+import { extractToken } from './extract-token.js';
+import { InvalidRequestError } from '../errors/oidc-resource.error.js';
+
+/** The fields `extractToken` reads from Node's request: `rawHeaders`, `headers` and `url`. */
+function request(
+  headers: [string, string][] = [],
+  url = '/api/read',
+  contentType = 'application/x-www-form-urlencoded',
+): IncomingMessage {
+  return {
+    rawHeaders: headers.flat(),
+    headers: { 'content-type': contentType },
+    url,
+  } as unknown as IncomingMessage;
+}
+
+const TOKEN = 'eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln-_~+/==';
+
+function expectInvalid(result: ReturnType<typeof extractToken>): void {
+  expect(result.token).toBeUndefined();
+  expect(result.error).toBeInstanceOf(InvalidRequestError);
+  expect(result.error!.code).toBe('invalid_request');
+  expect(result.error!.status).toBe(400);
+}
+
+describe('extractToken', () => {
+  describe('Authorization header (RFC 6750 §2.1)', () => {
+    it('finds nothing in a request without credentials', () => {
+      expect(extractToken(request(), undefined, false)).toEqual({});
+    });
+
+    it.each(['Bearer', 'bearer', 'BEARER', 'bEaReR'])(
+      'reads the %s scheme (case-insensitive)',
+      (scheme) => {
+        expect(
+          extractToken(request([['Authorization', `${scheme} ${TOKEN}`]]), undefined, false),
+        ).toEqual({ token: TOKEN });
+      },
+    );
+
+    it('accepts 1*SP between scheme and token', () => {
+      expect(
+        extractToken(request([['authorization', `Bearer    ${TOKEN}`]]), undefined, false),
+      ).toEqual({ token: TOKEN });
+    });
+
+    it('accepts every b64token character and trailing "="', () => {
+      const token = 'AZaz09-._~+/==';
+      expect(
+        extractToken(request([['authorization', `Bearer ${token}`]]), undefined, false),
+      ).toEqual({ token });
+    });
+
+    it.each([
+      ['no token', 'Bearer'],
+      ['only spaces', 'Bearer    '],
+      ['a space inside', 'Bearer a b'],
+      ['a comma', 'Bearer a,b'],
+      ['non-ASCII', 'Bearer t\u00f6k'],
+      ['quotes', 'Bearer "x"'],
+      ['"=" inside', 'Bearer a=b'],
+      ['a CR', 'Bearer a\rb'],
+      ['auth-params instead of a token', 'Bearer token="abc"'],
+    ])('refuses malformed credentials: %s', (_name, value) => {
+      expectInvalid(extractToken(request([['Authorization', value]]), undefined, false));
+    });
+
+    it.each(['Basic dXNlcjpwYXNz', 'Token x', 'MAC x', 'Bearerx abc', 'DPoP abc'])(
+      'treats another scheme (%s) as no bearer credentials',
+      (value) => {
+        expect(extractToken(request([['Authorization', value]]), undefined, false)).toEqual({});
+      },
+    );
+
+    it('refuses two Authorization fields, even with the same valid token, whatever their case', () => {
+      expectInvalid(
+        extractToken(
+          request([
+            ['Authorization', `Bearer ${TOKEN}`],
+            ['AUTHORIZATION', `Bearer ${TOKEN}`],
+          ]),
+          undefined,
+          false,
+        ),
+      );
+    });
+
+    it('refuses two Authorization fields even when one is another scheme', () => {
+      expectInvalid(
+        extractToken(
+          request([
+            ['authorization', 'Basic dXNlcjpwYXNz'],
+            ['authorization', `Bearer ${TOKEN}`],
+          ]),
+          undefined,
+          false,
+        ),
+      );
+    });
+
+    it('ignores look-alike header names', () => {
+      expect(
+        extractToken(
+          request([
+            ['X-Authorization', `Bearer ${TOKEN}`],
+            ['Proxy-Authorization', `Bearer ${TOKEN}`],
+          ]),
+          undefined,
+          false,
+        ),
+      ).toEqual({});
+    });
+
+    it('never puts the token into an error message', () => {
+      const secret = 'secret-token-value';
+      const cases = [
+        extractToken(request([['authorization', `Bearer ${secret},x`]]), undefined, false),
+        extractToken(
+          request([['authorization', `Bearer ${secret}`]], `/x?access_token=${secret}`),
+          undefined,
+          false,
+        ),
+        extractToken(
+          request([['authorization', `Bearer ${secret}`]], `/x?access_token=${secret}`),
+          undefined,
+          true,
+        ),
+        extractToken(
+          request([['authorization', `Bearer ${secret}`]]),
+          { access_token: secret },
+          false,
+        ),
+      ];
+      for (const result of cases) {
+        expect(result.error).toBeDefined();
+        expect(result.error!.message).not.toContain(secret);
+        expect(JSON.stringify(result.error)).not.toContain(secret);
+      }
+    });
+  });
+
+  describe('query parameter (RFC 6750 §2.3)', () => {
+    it('is invalid_request while allowQueryToken is off', () => {
+      expectInvalid(extractToken(request([], `/api/read?access_token=${TOKEN}`), undefined, false));
+    });
+
+    it('is invalid_request while off even when empty', () => {
+      expectInvalid(extractToken(request([], '/api/read?x=1&access_token='), undefined, false));
+    });
+
+    it('does not mistake a similar parameter or a path segment for it', () => {
+      expect(
+        extractToken(
+          request([], '/access_token?my_access_token=1&access_tokens=2'),
+          undefined,
+          false,
+        ),
+      ).toEqual({});
+    });
+
+    it('is read when allowed, marked fromQuery', () => {
+      expect(
+        extractToken(
+          request([], `/api/read?a=1&access_token=${encodeURIComponent(TOKEN)}`),
+          undefined,
+          true,
+        ),
+      ).toEqual({
+        token: TOKEN,
+        fromQuery: true,
+      });
+    });
+
+    it('is invalid_request when sent twice, or beside a header or a body token', () => {
+      expectInvalid(extractToken(request([], '/r?access_token=a&access_token=a'), undefined, true));
+      expectInvalid(
+        extractToken(
+          request([['authorization', `Bearer ${TOKEN}`]], `/r?access_token=${TOKEN}`),
+          undefined,
+          true,
+        ),
+      );
+      expectInvalid(
+        extractToken(request([], `/r?access_token=${TOKEN}`), { access_token: TOKEN }, true),
+      );
+    });
+
+    it('must be a b64token', () => {
+      expectInvalid(extractToken(request([], '/r?access_token=a%20b'), undefined, true));
+      expectInvalid(extractToken(request([], '/r?access_token='), undefined, true));
+    });
+  });
+
+  describe('form body (RFC 6750 §2.2)', () => {
+    it('is never read on its own', () => {
+      expect(extractToken(request(), { access_token: TOKEN }, false)).toEqual({});
+      expect(extractToken(request(), { access_token: TOKEN }, true)).toEqual({});
+    });
+
+    it('beside a header token is invalid_request', () => {
+      expectInvalid(
+        extractToken(
+          request([['authorization', `Bearer ${TOKEN}`]]),
+          { access_token: TOKEN },
+          false,
+        ),
+      );
+    });
+
+    it('is not a token transmission when the body is not form-encoded (JSON)', () => {
+      const header: [string, string][] = [['authorization', `Bearer ${TOKEN}`]];
+      expect(
+        extractToken(request(header, '/api/read', 'application/json'), { access_token: 'x' }, false),
+      ).toEqual({ token: TOKEN });
+    });
+
+    it('ignores bodies that are not objects, and inherited properties', () => {
+      const header: [string, string][] = [['authorization', `Bearer ${TOKEN}`]];
+      expect(extractToken(request(header), 'access_token=x', false)).toEqual({ token: TOKEN });
+      expect(extractToken(request(header), null, false)).toEqual({ token: TOKEN });
+      expect(extractToken(request(header), Object.create({ access_token: 'x' }), false)).toEqual({
+        token: TOKEN,
+      });
+    });
+  });
+});
