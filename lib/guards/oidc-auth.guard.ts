@@ -23,7 +23,7 @@ import {
 } from '../errors/oidc-resource.error.js';
 import { toHttpError } from '../errors/www-authenticate.js';
 import type { AuthenticatedPrincipal } from '../interfaces/authenticated-principal.interface.js';
-import { EXTRACTED_TOKEN } from '../strategies/oidc-bearer.strategy.js';
+import { EXTRACTED_TOKEN, TOKEN_VALIDATOR } from '../strategies/oidc-bearer.strategy.js';
 import { TokenValidationService } from '../services/token-validation.service.js';
 import type { ResolvedOidcResourceOptions } from '../utils/resolve-options.js';
 import { extractToken } from './extract-token.js';
@@ -39,6 +39,7 @@ interface GuardRequest {
   body?: unknown;
   user?: AuthenticatedPrincipal;
   [EXTRACTED_TOKEN]?: string;
+  [TOKEN_VALIDATOR]?: TokenValidationService;
 }
 
 interface HeaderResponse {
@@ -107,6 +108,7 @@ export class OidcAuthGuard extends AuthGuard(OIDC_BEARER_STRATEGY) implements Ca
       if (extraction.error) throw extraction.error;
       if (extraction.token === undefined) throw new TokenMissingError();
       request[EXTRACTED_TOKEN] = extraction.token;
+      request[TOKEN_VALIDATOR] = this.tokens; // passport's registry is process-wide (see TOKEN_VALIDATOR)
       await super.canActivate(context);
       this.checkScopes(request.user!, route);
       if (extraction.fromQuery) setResponseHeader(response, 'Cache-Control', 'private'); // RFC 6750 §2.3
@@ -115,6 +117,7 @@ export class OidcAuthGuard extends AuthGuard(OIDC_BEARER_STRATEGY) implements Ca
       throw this.toHttpException(error, response);
     } finally {
       request[EXTRACTED_TOKEN] = undefined;
+      request[TOKEN_VALIDATOR] = undefined;
     }
   }
 

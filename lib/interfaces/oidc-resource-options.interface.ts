@@ -15,10 +15,9 @@ export interface JsonWebKeyObject {
  * that this package does not force one `keyv` version on its users.
  */
 export interface SharedCacheStore {
-  get(key: string): unknown;
-  set(key: string, value: unknown, ttl?: number): unknown;
+  get(key: string, ...rest: never[]): unknown;
+  set(key: string, value: never, ttl?: number): unknown;
   delete(key: string): unknown;
-  [member: string]: unknown;
 }
 
 /** How the resource server authenticates to the introspection endpoint (RFC 7662 §2.1). */

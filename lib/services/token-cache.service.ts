@@ -8,7 +8,12 @@ import type { ResolvedOidcResourceOptions } from '../utils/resolve-options.js';
 import type { Clock } from '../utils/clock.js';
 import { LruMemoryStore } from './lru-memory.store.js';
 
-/** Cache namespaces; keys are `oidc-resource:<namespace>:<sha256(token)>`. */
+/**
+ * Cache namespaces; logical keys are `oidc-resource:<namespace>:<sha256(token)>`. Stored keys
+ * append a fingerprint of the validation settings (`…:<fingerprint>`), so APIs with different
+ * settings (issuer, audience, algorithms, introspection client…) that share one store never
+ * serve each other's results.
+ */
 export type TokenCacheNamespace = 'token' | 'userinfo';
 
 /** What is stored: the value plus the absolute time after which it must not be used. */
@@ -19,8 +24,28 @@ interface Envelope<T> {
 
 const LOG_INTERVAL = 30_000;
 
+/** What decides a token's outcome; entries written under other settings must not be reused. */
+function settingsFingerprint(options: ResolvedOidcResourceOptions): string {
+  const introspection = options.introspection;
+  const settings = {
+    v: 1,
+    issuer: options.issuer,
+    audiences: options.audiences === false ? false : [...options.audiences].sort(),
+    tokenFormat: options.tokenFormat,
+    algorithms: [...options.algorithms].sort(),
+    jwksUri: options.jwksUri ?? null,
+    clockTolerance: options.clockTolerance,
+    requireJwtAccessTokenType: options.requireJwtAccessTokenType,
+    introspection: introspection
+      ? { clientId: introspection.clientId, authMethod: introspection.authMethod, endpoint: introspection.endpoint ?? null }
+      : null,
+  };
+  return createHash('sha256').update(JSON.stringify(settings)).digest('base64url').slice(0, 16);
+}
+
 function isKeyvInstance(store: SharedCacheStore): boolean {
-  return typeof store.getRaw === 'function' && typeof store.hooks === 'object' && store.hooks !== null;
+  const candidate = store as unknown as { getRaw?: unknown; hooks?: unknown };
+  return typeof candidate.getRaw === 'function' && typeof candidate.hooks === 'object' && candidate.hooks !== null;
 }
 
 /**
@@ -39,11 +64,13 @@ export class TokenCacheService implements OnModuleDestroy {
   private readonly memory: Cache;
   private readonly shared?: Cache;
   private lastFaultLog = 0;
+  private readonly fingerprint: string;
 
   constructor(
     @Inject(OIDC_RESOURCE_RESOLVED_OPTIONS) private readonly options: ResolvedOidcResourceOptions,
     @Inject(OIDC_RESOURCE_CLOCK) private readonly clock: Clock,
   ) {
+    this.fingerprint = settingsFingerprint(options);
     this.memoryStore = new LruMemoryStore(options.cache.max);
     // Values in memory are frozen plain objects; skipping serialization keeps a hit allocation-free.
     this.memory = createCache({
@@ -73,7 +100,8 @@ export class TokenCacheService implements OnModuleDestroy {
   }
 
   /** Reads an entry: memory first, then the shared stores (which then refill memory). */
-  async get<T>(key: string): Promise<T | undefined> {
+  async get<T>(logicalKey: string): Promise<T | undefined> {
+    const key = this.stored(logicalKey);
     const now = this.clock();
     const local = (await this.memory.get<Envelope<T>>(key)) ?? undefined;
     if (local !== undefined) {
@@ -92,15 +120,19 @@ export class TokenCacheService implements OnModuleDestroy {
   }
 
   /** Writes an entry to every tier for `ttl` ms (nothing is written when `ttl` <= 0). */
-  async set<T>(key: string, value: T, ttl: number): Promise<void> {
+  async set<T>(logicalKey: string, value: T, ttl: number): Promise<void> {
+    // Whole milliseconds: Redis rejects a fractional PX (a JWT `exp` may be fractional).
+    ttl = Math.floor(ttl);
     if (!(ttl > 0)) return;
+    const key = this.stored(logicalKey);
     const envelope: Envelope<T> = Object.freeze({ until: this.clock() + ttl, value });
     await this.memory.set(key, envelope, ttl);
     if (this.shared) await this.bounded('write', this.shared.set(key, envelope, ttl));
   }
 
   /** Removes one key from every tier. */
-  async delete(key: string): Promise<void> {
+  async delete(logicalKey: string): Promise<void> {
+    const key = this.stored(logicalKey);
     await this.memory.del(key);
     if (this.shared) await this.bounded('delete', this.shared.del(key));
   }
@@ -118,6 +150,11 @@ export class TokenCacheService implements OnModuleDestroy {
 
   async onModuleDestroy(): Promise<void> {
     await this.memory.clear();
+  }
+
+  /** The key as stored: the logical key scoped to these validation settings. */
+  private stored(logicalKey: string): string {
+    return `${logicalKey}:${this.fingerprint}`;
   }
 
   private async bounded<T>(what: string, call: Promise<T>): Promise<T | undefined> {

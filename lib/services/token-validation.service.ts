@@ -26,6 +26,29 @@ type CachedOutcome =
   | { ok: true; principal: PrincipalSnapshot }
   | { ok: false; code: 'invalid_token' | 'token_expired' | 'token_inactive'; message: string };
 
+const NEGATIVE_CODES: ReadonlySet<unknown> = new Set(['invalid_token', 'token_expired', 'token_inactive']);
+
+/** A shared store can hand back anything (another writer, corruption): only a well-formed outcome counts. */
+function isCachedOutcome(value: unknown, issuer: string): value is CachedOutcome {
+  if (typeof value !== 'object' || value === null) return false;
+  const outcome = value as Record<string, unknown>;
+  if (outcome.ok === false) return NEGATIVE_CODES.has(outcome.code) && typeof outcome.message === 'string';
+  if (outcome.ok !== true || typeof outcome.principal !== 'object' || outcome.principal === null) return false;
+  const p = outcome.principal as Record<string, unknown>;
+  const strings = (list: unknown) => Array.isArray(list) && list.every((item) => typeof item === 'string');
+  return (
+    p.issuer === issuer &&
+    (p.source === 'jwt' || p.source === 'introspection') &&
+    strings(p.scopes) &&
+    strings(p.audience) &&
+    typeof p.claims === 'object' &&
+    p.claims !== null &&
+    (p.exp === undefined || typeof p.exp === 'number') &&
+    (p.sub === undefined || typeof p.sub === 'string') &&
+    (p.clientId === undefined || typeof p.clientId === 'string')
+  );
+}
+
 const JWS_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
 const JWE_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 const RFC9068_CLAIMS = ['iss', 'aud', 'exp', 'iat', 'sub', 'client_id', 'jti'];
@@ -35,6 +58,18 @@ function decodeSegment(segment: string): Record<string, unknown> | undefined {
     const value: unknown = JSON.parse(Buffer.from(segment, 'base64url').toString('utf8'));
     return typeof value === 'object' && value !== null && !Array.isArray(value)
       ? (value as Record<string, unknown>)
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The `error` member of an OAuth error body, if the body is one. */
+function introspectionError(text: string): string | undefined {
+  try {
+    const body: unknown = JSON.parse(text);
+    return typeof body === 'object' && body !== null && typeof (body as { error?: unknown }).error === 'string'
+      ? (body as { error: string }).error
       : undefined;
   } catch {
     return undefined;
@@ -111,8 +146,10 @@ export class TokenValidationService {
       throw new InvalidTokenError('The access token is too long');
     }
     const key = TokenCacheService.keyFor('token', token);
-    let outcome = await this.cache.get<CachedOutcome>(key);
-    if (outcome === undefined) outcome = await this.flight.run(key, () => this.validateAndCache(token, key));
+    const cached = await this.cache.get<unknown>(key);
+    const outcome = isCachedOutcome(cached, this.options.issuer)
+      ? cached
+      : await this.flight.run(key, () => this.validateAndCache(token, key));
     if (!outcome.ok) throw this.errorFor(outcome.code, outcome.message);
     const exp = outcome.principal.exp;
     if (exp !== undefined && this.clock() >= exp + this.options.clockTolerance * 1000) {
@@ -155,7 +192,9 @@ export class TokenValidationService {
     if (format === 'opaque') return this.introspect(token);
     if (JWS_SHAPE.test(token)) {
       const header = decodeSegment(token.slice(0, token.indexOf('.')));
-      if (header && typeof header.alg === 'string') return this.verifyJwt(token);
+      // A JSON-object header makes it a JWS (a broken one, without "alg", is refused locally):
+      // an AS will not introspect it anyway (oidc-provider: 400 unsupported_token_type).
+      if (header) return this.verifyJwt(token);
     } else if (JWE_SHAPE.test(token)) {
       const header = decodeSegment(token.slice(0, token.indexOf('.')));
       if (header && typeof header.enc === 'string') {
@@ -248,9 +287,13 @@ export class TokenValidationService {
     } else {
       body.set('client_id', introspection.clientId);
       body.set('client_assertion_type', 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer');
-      body.set('client_assertion', await this.clientAssertion(endpoint));
+      body.set('client_assertion', await this.clientAssertion());
     }
     const response = await httpCall('Introspection', endpoint, { method: 'POST', headers, body: body.toString() }, this.options.httpTimeout);
+    if (response.status === 400 && introspectionError(response.text) === 'unsupported_token_type') {
+      // The AS refuses to introspect this kind of token (e.g. a JWT): a verdict on the token, not an outage.
+      throw new InvalidTokenError('The authorization server does not introspect this kind of token');
+    }
     if (response.status !== 200) {
       const why =
         response.status === 401 || response.status === 403
@@ -259,6 +302,12 @@ export class TokenValidationService {
       throw new IssuerUnavailableError(`Introspection: ${why} (HTTP ${response.status})`, {
         ...(response.retryAfter !== undefined ? { retryAfter: response.retryAfter } : {}),
       });
+    }
+    if (!/^application\/([\w.-]+\+)?json\s*(;|$)/.test(response.contentType)) {
+      // RFC 7662 §2.2: the answer is application/json; an HTML page (proxy, captive portal) is not one.
+      throw new IssuerUnavailableError(
+        `Introspection: the authorization server answered with content type "${response.contentType.slice(0, 64).replace(/[^\x20-\x7e]/g, '?')}", not JSON`,
+      );
     }
     const claims = parseJsonObject('Introspection', response.text);
     if (claims.active !== true) {
@@ -284,6 +333,10 @@ export class TokenValidationService {
     }
     const aud = audienceList(claims.aud);
     if (aud === undefined) throw new InvalidTokenError('The introspection response\'s "aud" is malformed');
+    const audiences = this.options.audiences;
+    if (audiences && aud.length > 0 && !aud.some((a) => audiences.includes(a))) {
+      throw new InvalidTokenError('The access token is meant for another audience');
+    }
     if (aud.length === 0 && !isAccessTokenType(claims.token_type)) {
       // An audience-less token of no stated type may be a refresh token (API.md, decision D1).
       throw new InvalidTokenError('The token has no audience and is not typed as an access token');
@@ -291,7 +344,7 @@ export class TokenValidationService {
     return this.snapshot(claims, 'introspection');
   }
 
-  private async clientAssertion(endpoint: string): Promise<string> {
+  private async clientAssertion(): Promise<string> {
     const introspection = this.options.introspection!;
     this.assertionKey ??= (async () => {
       const raw = introspection.privateKey!;
@@ -305,12 +358,12 @@ export class TokenValidationService {
     });
     const { key, alg, kid } = await this.assertionKey;
     const nowSeconds = Math.floor(this.clock() / 1000);
-    // RFC 7523 §3: iss = sub = client_id; aud identifies the authorization server.
+    // RFC 7523 §3: iss = sub = client_id; aud is the issuer identifier (as RFC 7523bis requires).
     return new SignJWT({})
       .setProtectedHeader({ alg, ...(kid ? { kid } : {}) })
       .setIssuer(introspection.clientId)
       .setSubject(introspection.clientId)
-      .setAudience([this.options.issuer, endpoint])
+      .setAudience(this.options.issuer)
       .setJti(randomUUID())
       .setIssuedAt(nowSeconds)
       .setExpirationTime(nowSeconds + 60)

@@ -5,6 +5,7 @@ import {
   InvalidRequestError,
   IssuerUnavailableError,
   OidcResourceError,
+  TokenExpiredError,
   UserInfoNotPermittedError,
   UserInfoSubjectMismatchError,
 } from '../errors/oidc-resource.error.js';
@@ -50,7 +51,7 @@ export class UserInfoService {
    * @throws OidcResourceError — `userinfo_not_permitted` (403, `scope="openid"`) when UserInfo
    *   refuses a token this API accepted; `userinfo_subject_mismatch` (502) when it answers for
    *   another `sub`; `issuer_unavailable` (503) when it is down or answers junk;
-   *   `invalid_request` when the token has no `sub` (UserInfo needs a user-bound token).
+   *   `userinfo_not_permitted` too when the token has no `sub` (UserInfo needs a user-bound token).
    */
   async getUserInfo(principalOrToken: AuthenticatedPrincipal | string): Promise<Record<string, unknown>> {
     let principal: AuthenticatedPrincipal;
@@ -65,15 +66,20 @@ export class UserInfoService {
         throw new InvalidRequestError('UserInfo needs a principal from @CurrentUser() or TokenValidationService, or a raw access token');
       }
     }
+    const exp = principal.expiresAt?.getTime();
+    if (exp !== undefined && this.clock() >= exp + this.options.clockTolerance * 1000) {
+      // Same rule as TokenValidationService: a principal kept past its token's expiry gets no claims.
+      throw new TokenExpiredError();
+    }
     if (!principal.sub) {
-      throw new InvalidRequestError('UserInfo needs a user-bound access token (this token has no "sub")');
+      // Not a malformed request: the token is fine for this API but is not a user's token.
+      throw new UserInfoNotPermittedError('UserInfo needs a user-bound access token (this token has no "sub")');
     }
     const key = TokenCacheService.keyFor('userinfo', token);
     const cached = await this.cache.get<Record<string, unknown>>(key);
     if (cached !== undefined) return cached;
     const sub = principal.sub;
     const clientId = principal.clientId;
-    const exp = principal.expiresAt?.getTime();
     return this.flight.run(key, async () => {
       const claims = await this.fetch(token, sub, clientId);
       const lifetime = exp === undefined ? Infinity : exp - this.clock();
@@ -113,6 +119,8 @@ export class UserInfoService {
     try {
       const { payload } = await jwtVerify(jwt, (header) => this.jwks.getKey(header), {
         issuer: this.options.issuer,
+        // §5.3.2: iss and aud MUST be present; aud MUST include the client the token was issued to.
+        requiredClaims: ['iss', 'aud'],
         ...(clientId ? { audience: clientId } : {}),
         algorithms: this.options.algorithms as string[],
         clockTolerance: this.options.clockTolerance,

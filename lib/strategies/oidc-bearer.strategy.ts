@@ -9,6 +9,19 @@ import { TokenValidationService } from '../services/token-validation.service.js'
 export const EXTRACTED_TOKEN = Symbol('nestjs-oidc-resource:token');
 
 /**
+ * Where the guard leaves its own {@link TokenValidationService}. passport's strategy registry is
+ * process-wide, so with several Nest apps in one process the strategy registered last would
+ * validate tokens for all of them, against its own issuer and audience; the guard's service
+ * travels with the request instead.
+ */
+export const TOKEN_VALIDATOR = Symbol('nestjs-oidc-resource:validator');
+
+interface StrategyRequest {
+  [EXTRACTED_TOKEN]?: string;
+  [TOKEN_VALIDATOR]?: TokenValidationService;
+}
+
+/**
  * The passport-http-bearer strategy, registered as `oidc-resource-bearer`.
  *
  * passport-http-bearer's own extraction reads `access_token` from the body and the query and
@@ -19,17 +32,24 @@ export const EXTRACTED_TOKEN = Symbol('nestjs-oidc-resource:token');
 @Injectable()
 export class OidcBearerStrategy extends PassportStrategy(BearerStrategy, OIDC_BEARER_STRATEGY) {
   constructor(private readonly tokens: TokenValidationService) {
-    super({ passReqToCallback: false });
+    super({ passReqToCallback: true });
   }
 
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   override authenticate(req: any, options?: object): void {
-    const token = (req as { [EXTRACTED_TOKEN]?: string })[EXTRACTED_TOKEN];
-    super.authenticate({ headers: token === undefined ? {} : { authorization: `Bearer ${token}` } } as never, options);
+    const { [EXTRACTED_TOKEN]: token, [TOKEN_VALIDATOR]: validator } = req as StrategyRequest;
+    const normalised: StrategyRequest & { headers: Record<string, string> } = {
+      headers: token === undefined ? {} : { authorization: `Bearer ${token}` },
+      [TOKEN_VALIDATOR]: validator ?? this.tokens,
+    };
+    super.authenticate(normalised as never, options);
   }
 
-  /** Called by passport with the bearer token; errors reach the guard unchanged. */
-  validate(token: string): Promise<AuthenticatedPrincipal> {
-    return this.tokens.validate(token);
+  /**
+   * Called by passport with the (normalised) request and the bearer token; errors reach the
+   * guard unchanged. The token is checked by the calling guard's own validation service.
+   */
+  validate(req: StrategyRequest, token: string): Promise<AuthenticatedPrincipal> {
+    return (req[TOKEN_VALIDATOR] ?? this.tokens).validate(token);
   }
 }

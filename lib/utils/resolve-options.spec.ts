@@ -1,0 +1,262 @@
+import * as crypto from 'node:crypto';
+import { InvalidConfigurationError } from '../errors/oidc-resource.error.js';
+import type { OidcResourceModuleOptions } from '../interfaces/oidc-resource-options.interface.js';
+import { checkUrl, resolveOptions } from './resolve-options.js';
+
+const BASE = { issuer: 'https://idp.example.com', audience: 'https://api.example.com' } as const;
+
+/** Runs resolveOptions and returns the configuration error it throws (fails the test otherwise). */
+function configError(options: unknown): InvalidConfigurationError {
+  try {
+    resolveOptions(options as OidcResourceModuleOptions);
+  } catch (error) {
+    expect(error).toBeInstanceOf(InvalidConfigurationError);
+    return error as InvalidConfigurationError;
+  }
+  throw new Error(`resolveOptions accepted ${JSON.stringify(options)}`);
+}
+
+function expectRefused(options: unknown, key: string): void {
+  const error = configError(options);
+  expect(error.code).toBe('invalid_configuration');
+  expect(error.message).toContain(`"${key}"`);
+}
+
+const rsa = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
+const privateJwk = {
+  ...(rsa.privateKey.export({ format: 'jwk' }) as Record<string, unknown>),
+  kty: 'RSA',
+};
+const publicJwk = {
+  ...(rsa.publicKey.export({ format: 'jwk' }) as Record<string, unknown>),
+  kty: 'RSA',
+};
+
+describe('resolveOptions: defaults', () => {
+  it('applies every documented default', () => {
+    const resolved = resolveOptions({ ...BASE });
+    expect(resolved).toMatchObject({
+      issuer: BASE.issuer,
+      audiences: [BASE.audience],
+      tokenFormat: 'auto',
+      algorithms: ['RS256', 'PS256', 'ES256', 'EdDSA'],
+      clockTolerance: 30,
+      requireJwtAccessTokenType: true,
+      cache: { ttl: 300_000, negativeTtl: 5_000, max: 10_000, stores: [] },
+      userInfo: { ttl: 300_000 },
+      global: true,
+      realm: BASE.audience,
+      allowQueryToken: false,
+      maxTokenLength: 8192,
+      httpTimeout: 5000,
+      unsafeAllowInsecureIssuer: false,
+    });
+    expect(resolved.introspection).toBeUndefined();
+    expect(resolved.jwksUri).toBeUndefined();
+    expect(Object.isFrozen(resolved)).toBe(true);
+  });
+
+  it('realm: the first audience, else the issuer; an explicit realm wins', () => {
+    expect(resolveOptions({ ...BASE, audience: ['a', 'b'] }).realm).toBe('a');
+    expect(resolveOptions({ ...BASE, audience: false }).realm).toBe(BASE.issuer);
+    expect(resolveOptions({ ...BASE, audience: false }).audiences).toBe(false);
+    expect(resolveOptions({ ...BASE, realm: 'api' }).realm).toBe('api');
+  });
+
+  it('introspection defaults to client_secret_basic', () => {
+    expect(
+      resolveOptions({ ...BASE, introspection: { clientId: 'rs', clientSecret: 's' } })
+        .introspection,
+    ).toEqual({
+      clientId: 'rs',
+      clientSecret: 's',
+      authMethod: 'client_secret_basic',
+    });
+  });
+
+  it('accepts private_key_jwt with a private JWK or a private KeyObject', () => {
+    for (const privateKey of [privateJwk, rsa.privateKey]) {
+      const resolved = resolveOptions({
+        ...BASE,
+        introspection: {
+          clientId: 'rs',
+          authMethod: 'private_key_jwt',
+          privateKey: privateKey as never,
+        },
+      });
+      expect(resolved.introspection?.authMethod).toBe('private_key_jwt');
+    }
+  });
+
+  it('plain http is accepted for loopback hosts, and anywhere with unsafeAllowInsecureIssuer', () => {
+    for (const issuer of [
+      'http://127.0.0.1:8080',
+      'http://localhost:3000/realms/x',
+      'http://[::1]:9000',
+      'http://127.10.20.30',
+    ]) {
+      expect(resolveOptions({ ...BASE, issuer }).issuer).toBe(issuer);
+    }
+    expect(
+      resolveOptions({ ...BASE, issuer: 'http://idp.internal', unsafeAllowInsecureIssuer: true })
+        .issuer,
+    ).toBe('http://idp.internal');
+  });
+
+  it('deduplicates algorithms and accepts every supported asymmetric one', () => {
+    expect(resolveOptions({ ...BASE, algorithms: ['RS256', 'RS256', 'ES512'] }).algorithms).toEqual(
+      ['RS256', 'ES512'],
+    );
+    expect(
+      resolveOptions({
+        ...BASE,
+        algorithms: ['RS384', 'RS512', 'PS384', 'PS512', 'ES384', 'Ed25519'],
+      }).algorithms,
+    ).toHaveLength(6);
+  });
+});
+
+describe('resolveOptions: each invalid option names its key', () => {
+  it.each([
+    [['none'], 'none'],
+    [['NONE'], 'NONE case variant'],
+    [['RS256', 'nOnE'], 'none among others'],
+    [['HS256'], 'HS256'],
+    [['RS256', 'hs512'], 'lower-case HMAC'],
+    [['HS384'], 'HS384'],
+    [[], 'empty'],
+    ['RS256', 'a string'],
+    [['RS1'], 'unknown algorithm'],
+    [[42], 'a number'],
+  ] as Array<[unknown, string]>)('algorithms %p (%s)', (algorithms) => {
+    expectRefused({ ...BASE, algorithms }, 'algorithms');
+  });
+
+  it('the algorithms message says why none/HMAC are refused', () => {
+    expect(configError({ ...BASE, algorithms: ['HS256'] }).message).toMatch(/never accepted/);
+  });
+
+  it.each([[undefined], [null], [''], [[]], [['']], [[42]], [true], [{}]])(
+    'audience %p',
+    (audience) => {
+      const options: Record<string, unknown> = { ...BASE, audience };
+      if (audience === undefined) delete options.audience;
+      expectRefused(options, 'audience');
+    },
+  );
+
+  it.each([
+    [undefined, 'missing'],
+    ['', 'empty'],
+    ['idp.example.com', 'not a URL'],
+    ['http://idp.example.com', 'plain http on a public host'],
+    ['http://127.0.0.1.nip.io', 'a loopback look-alike'],
+    ['http://localhost.evil.test', 'a localhost look-alike'],
+    ['ftp://idp.example.com', 'not http(s)'],
+    ['https://idp.example.com/#frag', 'a fragment'],
+    ['https://idp.example.com/?tenant=1', 'a query'],
+    [42, 'a number'],
+  ] as Array<[unknown, string]>)('issuer %p (%s)', (issuer) => {
+    const options: Record<string, unknown> = { ...BASE, issuer };
+    if (issuer === undefined) delete options.issuer;
+    expectRefused(options, 'issuer');
+  });
+
+  it.each([
+    [{ clientId: 'rs', authMethod: 'private_key_jwt' }, 'introspection.privateKey'],
+    [
+      { clientId: 'rs', authMethod: 'private_key_jwt', privateKey: publicJwk },
+      'introspection.privateKey',
+    ],
+    [
+      { clientId: 'rs', authMethod: 'private_key_jwt', privateKey: rsa.publicKey },
+      'introspection.privateKey',
+    ],
+    [
+      { clientId: 'rs', authMethod: 'private_key_jwt', privateKey: 'PEM' },
+      'introspection.privateKey',
+    ],
+    [{ clientId: 'rs' }, 'introspection.clientSecret'],
+    [{ clientId: 'rs', clientSecret: '' }, 'introspection.clientSecret'],
+    [{ clientId: 'rs', authMethod: 'client_secret_post' }, 'introspection.clientSecret'],
+    [{ clientSecret: 's' }, 'introspection.clientId'],
+    [{ clientId: '', clientSecret: 's' }, 'introspection.clientId'],
+    [
+      { clientId: 'rs', clientSecret: 's', authMethod: 'tls_client_auth' },
+      'introspection.authMethod',
+    ],
+    [{ clientId: 'rs', clientSecret: 's', clientSecrt: 's' }, 'introspection.clientSecrt'],
+    [
+      { clientId: 'rs', clientSecret: 's', endpoint: 'http://as.example.com/introspect' },
+      'introspection.endpoint',
+    ],
+    [{ clientId: 'rs', clientSecret: 's', endpoint: 'not a url' }, 'introspection.endpoint'],
+    ['rs', 'introspection'],
+  ])('introspection %p → %s', (introspection, key) => {
+    expectRefused({ ...BASE, introspection }, key);
+  });
+
+  it.each([
+    ['audiences', 'https://api.example.com'],
+    ['jwksUrl', 'https://idp.example.com/jwks'],
+    ['clockTolerence', 5],
+    ['introspect', {}],
+    ['Issuer', 'https://idp.example.com'],
+  ])('unknown key %s (a typo)', (key, value) => {
+    expectRefused({ ...BASE, [key]: value }, key);
+  });
+
+  it.each([
+    [{ tokenFormat: 'jws' }, 'tokenFormat'],
+    [{ tokenFormat: 'opaque' }, 'introspection'],
+    [{ jwksUri: 'http://keys.example.com/jwks' }, 'jwksUri'],
+    [{ jwksUri: '' }, 'jwksUri'],
+    [{ clockTolerance: -1 }, 'clockTolerance'],
+    [{ clockTolerance: '30' }, 'clockTolerance'],
+    [{ clockTolerance: Number.NaN }, 'clockTolerance'],
+    [{ clockTolerance: Number.POSITIVE_INFINITY }, 'clockTolerance'],
+    [{ requireJwtAccessTokenType: 'yes' }, 'requireJwtAccessTokenType'],
+    [{ cache: { ttl: -1 } }, 'cache.ttl'],
+    [{ cache: { negativeTtl: '5s' } }, 'cache.negativeTtl'],
+    [{ cache: { max: 0 } }, 'cache.max'],
+    [{ cache: { max: 1.5 } }, 'cache.max'],
+    [{ cache: { tll: 1000 } }, 'cache.tll'],
+    [{ cache: { stores: {} } }, 'cache.stores'],
+    [{ cache: { stores: [{}] } }, 'cache.stores[0]'],
+    [{ cache: 'redis://localhost' }, 'cache'],
+    [{ userInfo: { ttl: -5 } }, 'userInfo.ttl'],
+    [{ userInfo: { tl: 5 } }, 'userInfo.tl'],
+    [{ global: 'true' }, 'global'],
+    [{ realm: '' }, 'realm'],
+    [{ allowQueryToken: 1 }, 'allowQueryToken'],
+    [{ maxTokenLength: 0 }, 'maxTokenLength'],
+    [{ maxTokenLength: 100.5 }, 'maxTokenLength'],
+    [{ httpTimeout: 0 }, 'httpTimeout'],
+    [{ unsafeAllowInsecureIssuer: 'yes' }, 'unsafeAllowInsecureIssuer'],
+  ])('%p → %s', (change, key) => {
+    expectRefused({ ...BASE, ...change }, key);
+  });
+
+  it('options that are not an object', () => {
+    expectRefused(null, 'options');
+    expectRefused('https://idp.example.com', 'options');
+  });
+
+  it('messages do not contain the client secret', () => {
+    const message = configError({
+      ...BASE,
+      introspection: { clientId: 'rs', clientSecret: 'top-secret-value', authMethod: 'nope' },
+    }).message;
+    expect(message).not.toContain('top-secret-value');
+  });
+});
+
+describe('checkUrl (also used for discovered endpoints)', () => {
+  it('names the key it checks', () => {
+    expect(() => checkUrl('jwks_uri', 'http://evil.example.com/jwks', false)).toThrow(/"jwks_uri"/);
+    expect(checkUrl('jwks_uri', 'http://127.0.0.1:1/jwks', false)).toBe('http://127.0.0.1:1/jwks');
+    expect(checkUrl('jwks_uri', 'https://idp.example.com/jwks', false)).toBe(
+      'https://idp.example.com/jwks',
+    );
+  });
+});
