@@ -1,0 +1,89 @@
+/**
+ * The text printed once the sample is up: ready-to-paste curl commands that use
+ * the actual ports and demo credentials. The e2e test
+ * (test/e2e/sample.e2e-spec.ts) parses and runs exactly these commands.
+ */
+import type { DevAuthorizationServer } from './dev-authorization-server.js';
+
+/** The last line printed at startup; everything above it is ready to use. */
+export const READY_LINE = 'Ready. Press Ctrl+C to stop.';
+
+// Extracts access_token from a JSON token response with nothing but Node.js (no jq needed).
+const ACCESS_TOKEN = `node -pe 'JSON.parse(require("fs").readFileSync(0)).access_token'`;
+
+export function devBanner(as: DevAuthorizationServer): string {
+  const rule = '='.repeat(78);
+  return [
+    rule,
+    '  DEVELOPMENT ONLY: embedded OAuth 2.0 / OpenID Connect authorization server',
+    `  issuer ${as.issuer} (oidc-provider, in-memory, loopback only)`,
+    '  It has fixed demo secrets and a password-less demo user. Never deploy it:',
+    '  set OIDC_ISSUER to point the API at a real identity provider instead.',
+    '  (oidc-provider\'s own "development-only" warnings, if shown, refer to this server.)',
+    rule,
+  ].join('\n');
+}
+
+export function devTryItCommands(api: string, as: DevAuthorizationServer): string {
+  const cc = (client: { id: string; secret: string }, scope: string): string =>
+    `curl -s -u ${client.id}:${client.secret} -d grant_type=client_credentials ` +
+    `--data-urlencode 'scope=${scope}' --data-urlencode 'resource=${as.audience}' ${as.tokenEndpoint} | ${ACCESS_TOKEN}`;
+  const bearer = (variable: string): string => `-H "Authorization: Bearer $${variable}"`;
+  // -w '\n' ends the response body with a newline, so that the shell prompt starts on its own line.
+  const curlApi = (flags: string): string => `curl ${flags} -w '\\n'`;
+  const json = `-H 'Content-Type: application/json'`;
+  const all = as.scopes.join(' ');
+
+  return [
+    `Notes API (sample) listening on ${api}`,
+    `It accepts access tokens from ${as.issuer} for the audience ${as.audience}.`,
+    '',
+    'Try it: paste these into a shell (bash or zsh; on Windows use Git Bash or WSL).',
+    'The dev authorization server logs every call it receives as "[dev-as] ...": watch',
+    'which requests reach it, and which the API answers on its own.',
+    '',
+    '# 1. A public route: no token needed.',
+    `${curlApi('-s')} ${api}/health`,
+    '',
+    '# 2. A protected route without a token: 401 and a Bearer challenge.',
+    `${curlApi('-si')} ${api}/notes`,
+    '',
+    '# 3. A JWT access token (RFC 9068) from the client_credentials grant.',
+    "#    The API verifies it locally against the issuer's keys (JWKS): no call to the",
+    '#    authorization server per request, only discovery and JWKS the first time.',
+    `TOKEN=$(${cc(as.jwtClient, all)})`,
+    `${curlApi('-s')} ${bearer('TOKEN')} ${api}/notes`,
+    `${curlApi('-s')} ${bearer('TOKEN')} ${json} -d '{"text":"Buy milk"}' ${api}/notes`,
+    '',
+    '# 4. A read-only token cannot write: 403, WWW-Authenticate names the missing scope.',
+    `READ_TOKEN=$(${cc(as.jwtClient, 'notes:read')})`,
+    `${curlApi('-si')} ${bearer('READ_TOKEN')} ${json} -d '{"text":"Not allowed"}' ${api}/notes`,
+    '',
+    '# 5. An opaque token: the API asks the authorization server about it (introspection,',
+    '#    RFC 7662; see "[dev-as] POST /token/introspection"), then caches the answer.',
+    `OPAQUE_TOKEN=$(${cc(as.opaqueClient, all)})`,
+    `${curlApi('-s')} ${bearer('OPAQUE_TOKEN')} ${api}/notes`,
+    `${curlApi('-s')} ${bearer('OPAQUE_TOKEN')} ${api}/notes`,
+    '',
+    `# 6. A user's token (${as.user.username}, scope openid profile email). A real app gets it from a`,
+    '#    browser login (authorization code flow); this dev-only shortcut skips the browser.',
+    '#    /me shows the principal the handler receives; /me/profile asks the UserInfo endpoint.',
+    `USER_TOKEN=$(curl -s -d username=${as.user.username} ${as.userTokenEndpoint} | ${ACCESS_TOKEN})`,
+    `${curlApi('-s')} ${bearer('USER_TOKEN')} ${api}/me`,
+    `${curlApi('-s')} ${bearer('USER_TOKEN')} ${api}/me/profile`,
+  ].join('\n');
+}
+
+export function tryItCommands(api: string, issuer: string, audience: string): string {
+  return [
+    `Notes API (sample) listening on ${api}`,
+    `It accepts access tokens from ${issuer} for the audience ${audience}.`,
+    '',
+    '# A public route: no token needed.',
+    `curl -s -w '\\n' ${api}/health`,
+    '',
+    '# Get an access token for the audience above, with scope notes:read, from your',
+    '# identity provider, then:',
+    `curl -s -w '\\n' -H "Authorization: Bearer $TOKEN" ${api}/notes`,
+  ].join('\n');
+}
