@@ -73,7 +73,8 @@ export class OidcAuthGuard extends AuthGuard(OIDC_BEARER_STRATEGY) implements Ca
 
   constructor(
     protected readonly reflector: Reflector,
-    @Inject(OIDC_RESOURCE_RESOLVED_OPTIONS) protected readonly options: ResolvedOidcResourceOptions,
+    // Not named `options`: AuthGuard spreads its own `options` into every passport call.
+    @Inject(OIDC_RESOURCE_RESOLVED_OPTIONS) protected readonly moduleOptions: ResolvedOidcResourceOptions,
     protected readonly tokens: TokenValidationService,
   ) {
     super();
@@ -90,7 +91,7 @@ export class OidcAuthGuard extends AuthGuard(OIDC_BEARER_STRATEGY) implements Ca
     const request = http.getRequest<GuardRequest>();
     const response = http.getResponse<unknown>();
     const raw = (request.raw ?? request) as IncomingMessage;
-    const extraction = extractToken(raw, request.body, this.options.allowQueryToken);
+    const extraction = extractToken(raw, request.body, this.moduleOptions.allowQueryToken);
 
     if (route.isPublic) {
       request.user = undefined;
@@ -160,7 +161,7 @@ export class OidcAuthGuard extends AuthGuard(OIDC_BEARER_STRATEGY) implements Ca
   /** RFC 6750: sets the challenge (and `Retry-After`) on the response, returns the exception. */
   protected toHttpException(error: unknown, response: unknown): unknown {
     if (!(error instanceof OidcResourceError)) return error;
-    const http = toHttpError(error, this.options.realm);
+    const http = toHttpError(error, this.moduleOptions.realm);
     for (const name in http.headers) setResponseHeader(response, name, http.headers[name]!);
     return new HttpException(http.body, http.status, { cause: error });
   }

@@ -15,28 +15,47 @@ export interface PrincipalSnapshot {
   source: 'jwt' | 'introspection';
 }
 
-/** A principal's token lives here, not on the object: it can't be enumerated, logged or serialized. */
-const TOKENS = new WeakMap<object, string>();
+/**
+ * A request's principal. The token sits in a private field: it can't be enumerated, logged,
+ * serialized or cloned, and (unlike a WeakMap side table) costs the garbage collector nothing
+ * extra on the per-request path.
+ */
+class Principal implements AuthenticatedPrincipal {
+  readonly #token: string;
+  sub?: string;
+  clientId?: string;
+  scopes: string[];
+  issuer: string;
+  audience: string[];
+  expiresAt?: Date;
+  claims: Readonly<Record<string, unknown>>;
+  source: 'jwt' | 'introspection';
 
-/** Builds a request's principal from a snapshot and remembers its token privately. */
+  constructor(snapshot: PrincipalSnapshot, token: string) {
+    this.#token = token;
+    this.sub = snapshot.sub;
+    this.clientId = snapshot.clientId;
+    this.scopes = snapshot.scopes as string[];
+    this.issuer = snapshot.issuer;
+    this.audience = snapshot.audience as string[];
+    this.expiresAt = snapshot.exp === undefined ? undefined : new Date(snapshot.exp);
+    this.claims = snapshot.claims;
+    this.source = snapshot.source;
+  }
+
+  static tokenOf(principal: unknown): string | undefined {
+    return principal instanceof Principal ? principal.#token : undefined;
+  }
+}
+
+/** Builds a request's principal from a snapshot; its token is kept privately. */
 export function materializePrincipal(snapshot: PrincipalSnapshot, token: string): AuthenticatedPrincipal {
-  const principal: AuthenticatedPrincipal = {
-    sub: snapshot.sub,
-    clientId: snapshot.clientId,
-    scopes: snapshot.scopes as string[],
-    issuer: snapshot.issuer,
-    audience: snapshot.audience as string[],
-    expiresAt: snapshot.exp === undefined ? undefined : new Date(snapshot.exp),
-    claims: snapshot.claims,
-    source: snapshot.source,
-  };
-  TOKENS.set(principal, token);
-  return principal;
+  return new Principal(snapshot, token);
 }
 
 /** The access token a principal was built from, or `undefined` for a principal made elsewhere. */
 export function principalToken(principal: AuthenticatedPrincipal): string | undefined {
-  return TOKENS.get(principal);
+  return Principal.tokenOf(principal);
 }
 
 /** `scope` (space-separated string, RFC 9068 §2.2.3 / RFC 7662) or `scp` (array or string). */
