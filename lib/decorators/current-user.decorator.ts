@@ -1,4 +1,9 @@
-import { createParamDecorator, type ExecutionContext } from '@nestjs/common';
+import {
+  createParamDecorator,
+  type ExecutionContext,
+  type PipeTransform,
+  type Type,
+} from '@nestjs/common';
 import type { AuthenticatedPrincipal } from '../interfaces/authenticated-principal.interface.js';
 
 /**
@@ -8,7 +13,10 @@ import type { AuthenticatedPrincipal } from '../interfaces/authenticated-princip
  * @example
  * @Get('me') me(@CurrentUser() user: AuthenticatedPrincipal, @CurrentUser('sub') sub: string) { … }
  */
-export const CurrentUser = createParamDecorator(
+// Annotated so that the emitted .d.ts names only types that Nest 11 and Nest 12 both export.
+export const CurrentUser: (
+  ...dataOrPipes: (keyof AuthenticatedPrincipal | PipeTransform | Type<PipeTransform> | undefined)[]
+) => ParameterDecorator = createParamDecorator(
   (field: keyof AuthenticatedPrincipal | undefined, context: ExecutionContext) => {
     const request = context.switchToHttp().getRequest<{ user?: AuthenticatedPrincipal }>();
     const user = request?.user;

@@ -26,7 +26,6 @@ const REASON: Record<number, string> = {
  * so nothing an attacker sends can break out of the header.
  */
 export function sanitizeDescription(value: string, max = 200): string {
-  // eslint-disable-next-line no-control-regex
   const clean = value.replace(/[^\x20\x21\x23-\x5B\x5D-\x7E]/g, '');
   return clean.length > max ? clean.slice(0, max) : clean;
 }
@@ -38,7 +37,6 @@ function sanitizeScopeToken(value: string): string {
 
 /** A realm is a quoted-string (RFC 9110 §5.6.4): escape `"` and `\`, drop controls and non-ASCII. */
 function quoteRealm(value: string): string {
-  // eslint-disable-next-line no-control-regex
   return value.replace(/[^\x20-\x7E]/g, '').replace(/["\\]/g, '\\$&');
 }
 
