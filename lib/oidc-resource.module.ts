@@ -6,7 +6,11 @@ import {
   OIDC_RESOURCE_GLOBAL_GUARD,
   OIDC_RESOURCE_OPTIONS_TYPE,
 } from './oidc-resource.module-definition.js';
-import { OIDC_RESOURCE_CLOCK, OIDC_RESOURCE_OPTIONS, OIDC_RESOURCE_RESOLVED_OPTIONS } from './oidc-resource.constants.js';
+import {
+  OIDC_RESOURCE_CLOCK,
+  OIDC_RESOURCE_OPTIONS,
+  OIDC_RESOURCE_RESOLVED_OPTIONS,
+} from './oidc-resource.constants.js';
 import { InvalidConfigurationError } from './errors/oidc-resource.error.js';
 import { OidcAuthGuard } from './guards/oidc-auth.guard.js';
 import { OidcResourceExceptionFilter } from './guards/oidc-resource-exception.filter.js';
@@ -83,6 +87,9 @@ function withGuard(definition: DynamicModule, global: boolean | undefined): Dyna
   if (global === false) return definition;
   return {
     ...definition,
-    providers: [...(definition.providers ?? []), { provide: APP_GUARD, useExisting: OidcAuthGuard }],
+    providers: [
+      ...(definition.providers ?? []),
+      { provide: APP_GUARD, useExisting: OidcAuthGuard },
+    ],
   };
 }

@@ -8,4 +8,5 @@ import { PUBLIC_METADATA_KEY } from '../oidc-resource.constants.js';
  * @example
  * @Public() @Get('health') health() { return { ok: true }; }
  */
-export const Public = (): MethodDecorator & ClassDecorator => SetMetadata(PUBLIC_METADATA_KEY, true);
+export const Public = (): MethodDecorator & ClassDecorator =>
+  SetMetadata(PUBLIC_METADATA_KEY, true);

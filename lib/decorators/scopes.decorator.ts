@@ -6,7 +6,9 @@ function checked(decorator: string, scopes: string[]): string[] {
   for (const scope of scopes) {
     // RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
     if (typeof scope !== 'string' || !/^[\x21\x23-\x5B\x5D-\x7E]+$/.test(scope)) {
-      throw new TypeError(`@${decorator}(): ${JSON.stringify(scope)} is not a valid scope token (RFC 6749 §3.3)`);
+      throw new TypeError(
+        `@${decorator}(): ${JSON.stringify(scope)} is not a valid scope token (RFC 6749 §3.3)`,
+      );
     }
   }
   return Object.freeze([...scopes]) as string[];

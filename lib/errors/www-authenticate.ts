@@ -98,15 +98,17 @@ export function toHttpError(error: OidcResourceError, realm: string): OidcHttpEr
     }
     case 'issuer_unavailable': {
       const retryAfter = (error as { retryAfter?: number }).retryAfter;
-      if (retryAfter !== undefined) headers['Retry-After'] = String(Math.max(1, Math.ceil(retryAfter)));
+      if (retryAfter !== undefined)
+        headers['Retry-After'] = String(Math.max(1, Math.ceil(retryAfter)));
       break;
     }
     default:
       break;
   }
-  const message = status >= 500 && status !== 502 && status !== 503
-    ? 'Internal server error'
-    : sanitizeDescription(error.message, 500);
+  const message =
+    status >= 500 && status !== 502 && status !== 503
+      ? 'Internal server error'
+      : sanitizeDescription(error.message, 500);
   return {
     status,
     headers,

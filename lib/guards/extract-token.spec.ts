@@ -211,7 +211,11 @@ describe('extractToken', () => {
     it('is not a token transmission when the body is not form-encoded (JSON)', () => {
       const header: [string, string][] = [['authorization', `Bearer ${TOKEN}`]];
       expect(
-        extractToken(request(header, '/api/read', 'application/json'), { access_token: 'x' }, false),
+        extractToken(
+          request(header, '/api/read', 'application/json'),
+          { access_token: 'x' },
+          false,
+        ),
       ).toEqual({ token: TOKEN });
     });
 

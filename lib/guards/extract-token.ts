@@ -18,11 +18,17 @@ function invalid(message: string): TokenExtraction {
 
 /** RFC 6750 §2.2: only an `application/x-www-form-urlencoded` body is a way of sending a token. */
 function hasBodyToken(raw: IncomingMessage, body: unknown): boolean {
-  if (typeof body !== 'object' || body === null || !Object.prototype.hasOwnProperty.call(body, 'access_token')) {
+  if (
+    typeof body !== 'object' ||
+    body === null ||
+    !Object.prototype.hasOwnProperty.call(body, 'access_token')
+  ) {
     return false;
   }
   const type = raw.headers['content-type'];
-  return typeof type === 'string' && type.toLowerCase().startsWith('application/x-www-form-urlencoded');
+  return (
+    typeof type === 'string' && type.toLowerCase().startsWith('application/x-www-form-urlencoded')
+  );
 }
 
 /**
@@ -35,13 +41,18 @@ function hasBodyToken(raw: IncomingMessage, body: unknown): boolean {
  *   (a JSON body that happens to have an `access_token` field is not a token transmission).
  * Another scheme (`Basic …`) is "no bearer credentials", answered with a bare challenge.
  */
-export function extractToken(raw: IncomingMessage, body: unknown, allowQueryToken: boolean): TokenExtraction {
+export function extractToken(
+  raw: IncomingMessage,
+  body: unknown,
+  allowQueryToken: boolean,
+): TokenExtraction {
   let header: string | undefined;
   const rawHeaders = raw.rawHeaders;
   for (let i = 0; i < rawHeaders.length; i += 2) {
     const name = rawHeaders[i]!;
     if (name.length === 13 && name.toLowerCase() === 'authorization') {
-      if (header !== undefined) return invalid('The request has more than one Authorization header');
+      if (header !== undefined)
+        return invalid('The request has more than one Authorization header');
       header = rawHeaders[i + 1]!;
     }
   }
@@ -54,7 +65,8 @@ export function extractToken(raw: IncomingMessage, body: unknown, allowQueryToke
     if (scheme.length === 6 && scheme.toLowerCase() === 'bearer') {
       const credentials = space === -1 ? '' : value.slice(space + 1).replace(/^ +/, '');
       if (credentials.length === 0) return invalid('The Bearer credentials are empty');
-      if (!B64TOKEN.test(credentials)) return invalid('The Bearer token is not a valid b64token (RFC 6750 section 2.1)');
+      if (!B64TOKEN.test(credentials))
+        return invalid('The Bearer token is not a valid b64token (RFC 6750 section 2.1)');
       token = credentials;
     }
   }
@@ -69,7 +81,8 @@ export function extractToken(raw: IncomingMessage, body: unknown, allowQueryToke
         return invalid('The access token was sent in more than one way');
       }
       const value = values[0]!;
-      if (!B64TOKEN.test(value)) return invalid('The access_token parameter is not a valid b64token');
+      if (!B64TOKEN.test(value))
+        return invalid('The access_token parameter is not a valid b64token');
       return { token: value, fromQuery: true };
     }
   }

@@ -74,7 +74,8 @@ export class OidcAuthGuard extends AuthGuard(OIDC_BEARER_STRATEGY) implements Ca
   constructor(
     protected readonly reflector: Reflector,
     // Not named `options`: AuthGuard spreads its own `options` into every passport call.
-    @Inject(OIDC_RESOURCE_RESOLVED_OPTIONS) protected readonly moduleOptions: ResolvedOidcResourceOptions,
+    @Inject(OIDC_RESOURCE_RESOLVED_OPTIONS)
+    protected readonly moduleOptions: ResolvedOidcResourceOptions,
     protected readonly tokens: TokenValidationService,
   ) {
     super();
@@ -85,7 +86,9 @@ export class OidcAuthGuard extends AuthGuard(OIDC_BEARER_STRATEGY) implements Ca
     const type = context.getType<string>();
     if (type !== 'http') {
       if (type === 'rpc' || route.isPublic) return true;
-      throw new ForbiddenException(`nestjs-oidc-resource does not authenticate "${type}" contexts yet; mark the handler @Public() or protect it another way`);
+      throw new ForbiddenException(
+        `nestjs-oidc-resource does not authenticate "${type}" contexts yet; mark the handler @Public() or protect it another way`,
+      );
     }
     const http = context.switchToHttp();
     const request = http.getRequest<GuardRequest>();
@@ -138,9 +141,14 @@ export class OidcAuthGuard extends AuthGuard(OIDC_BEARER_STRATEGY) implements Ca
     if (found) return found;
     const targets = [handler, controller];
     found = {
-      isPublic: this.reflector.getAllAndOverride<boolean | undefined>(PUBLIC_METADATA_KEY, targets) === true,
+      isPublic:
+        this.reflector.getAllAndOverride<boolean | undefined>(PUBLIC_METADATA_KEY, targets) ===
+        true,
       scopes: this.reflector.getAllAndOverride<string[] | undefined>(SCOPES_METADATA_KEY, targets),
-      anyScope: this.reflector.getAllAndOverride<string[] | undefined>(ANY_SCOPE_METADATA_KEY, targets),
+      anyScope: this.reflector.getAllAndOverride<string[] | undefined>(
+        ANY_SCOPE_METADATA_KEY,
+        targets,
+      ),
     };
     if (!byClass) this.requirements.set(handler, (byClass = new WeakMap()));
     byClass.set(controller, found);

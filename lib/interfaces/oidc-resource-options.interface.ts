@@ -22,9 +22,7 @@ export interface SharedCacheStore {
 
 /** How the resource server authenticates to the introspection endpoint (RFC 7662 §2.1). */
 export type IntrospectionAuthMethod =
-  | 'client_secret_basic'
-  | 'client_secret_post'
-  | 'private_key_jwt';
+  'client_secret_basic' | 'client_secret_post' | 'private_key_jwt';
 
 /** Client credentials for RFC 7662 token introspection. */
 export interface IntrospectionOptions {

@@ -1,5 +1,9 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { DEFAULTS, OIDC_RESOURCE_CLOCK, OIDC_RESOURCE_RESOLVED_OPTIONS } from '../oidc-resource.constants.js';
+import {
+  DEFAULTS,
+  OIDC_RESOURCE_CLOCK,
+  OIDC_RESOURCE_RESOLVED_OPTIONS,
+} from '../oidc-resource.constants.js';
 import { IssuerUnavailableError, OidcResourceError } from '../errors/oidc-resource.error.js';
 import { httpCall, parseJsonObject } from '../utils/http.js';
 import { checkUrl, type ResolvedOidcResourceOptions } from '../utils/resolve-options.js';
@@ -49,7 +53,9 @@ export class IssuerMetadataService {
     } catch (error) {
       if (!(error instanceof IssuerUnavailableError)) throw error;
       this.nextRefreshAttempt = now + FAILURE_RETRY_DELAY;
-      this.logger.warn(`Refreshing the issuer metadata failed; keeping the previous document: ${error.message}`);
+      this.logger.warn(
+        `Refreshing the issuer metadata failed; keeping the previous document: ${error.message}`,
+      );
       return cached.metadata;
     }
   }
@@ -59,7 +65,9 @@ export class IssuerMetadataService {
     if (this.options.jwksUri) return this.options.jwksUri;
     const metadata = await this.getMetadata();
     if (!metadata.jwks_uri) {
-      throw new IssuerUnavailableError('The issuer metadata has no jwks_uri, so JWT access tokens cannot be verified');
+      throw new IssuerUnavailableError(
+        'The issuer metadata has no jwks_uri, so JWT access tokens cannot be verified',
+      );
     }
     return metadata.jwks_uri;
   }
@@ -70,7 +78,9 @@ export class IssuerMetadataService {
     if (configured) return configured;
     const metadata = await this.getMetadata();
     if (!metadata.introspection_endpoint) {
-      throw new IssuerUnavailableError('The issuer metadata has no introspection_endpoint, so opaque tokens cannot be checked');
+      throw new IssuerUnavailableError(
+        'The issuer metadata has no introspection_endpoint, so opaque tokens cannot be checked',
+      );
     }
     return metadata.introspection_endpoint;
   }
@@ -87,7 +97,12 @@ export class IssuerMetadataService {
   private async discover(): Promise<IssuerMetadata> {
     const issuer = this.options.issuer;
     const oidcUrl = `${issuer.replace(/\/+$/, '')}/.well-known/openid-configuration`;
-    const first = await httpCall('Discovery', oidcUrl, { headers: { accept: 'application/json' } }, this.options.httpTimeout);
+    const first = await httpCall(
+      'Discovery',
+      oidcUrl,
+      { headers: { accept: 'application/json' } },
+      this.options.httpTimeout,
+    );
     let document: Record<string, unknown> | undefined;
     if (first.status === 200) {
       try {
@@ -96,16 +111,24 @@ export class IssuerMetadataService {
         document = undefined;
       }
     } else if (first.status >= 500 || first.status < 400) {
-      throw new IssuerUnavailableError(`Discovery: the authorization server answered HTTP ${first.status}`, {
-        ...(first.retryAfter !== undefined ? { retryAfter: first.retryAfter } : {}),
-      });
+      throw new IssuerUnavailableError(
+        `Discovery: the authorization server answered HTTP ${first.status}`,
+        {
+          ...(first.retryAfter !== undefined ? { retryAfter: first.retryAfter } : {}),
+        },
+      );
     }
     if (!document) {
       // RFC 8414 §3.1: the well-known segment goes between the host and the issuer's path.
       const url = new URL(issuer);
       const path = url.pathname === '/' ? '' : url.pathname.replace(/\/+$/, '');
       const rfc8414Url = `${url.origin}/.well-known/oauth-authorization-server${path}`;
-      const second = await httpCall('Discovery', rfc8414Url, { headers: { accept: 'application/json' } }, this.options.httpTimeout);
+      const second = await httpCall(
+        'Discovery',
+        rfc8414Url,
+        { headers: { accept: 'application/json' } },
+        this.options.httpTimeout,
+      );
       if (second.status !== 200) {
         throw new IssuerUnavailableError(
           `Discovery: neither /.well-known/openid-configuration (HTTP ${first.status}) nor /.well-known/oauth-authorization-server (HTTP ${second.status}) gave a metadata document`,

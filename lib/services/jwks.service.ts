@@ -1,7 +1,11 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { webcrypto } from 'node:crypto';
 import { importJWK, type JWK } from 'jose';
-import { DEFAULTS, OIDC_RESOURCE_CLOCK, OIDC_RESOURCE_RESOLVED_OPTIONS } from '../oidc-resource.constants.js';
+import {
+  DEFAULTS,
+  OIDC_RESOURCE_CLOCK,
+  OIDC_RESOURCE_RESOLVED_OPTIONS,
+} from '../oidc-resource.constants.js';
 import { InvalidTokenError, IssuerUnavailableError } from '../errors/oidc-resource.error.js';
 import { httpCall, parseJsonObject } from '../utils/http.js';
 import type { ResolvedOidcResourceOptions } from '../utils/resolve-options.js';
@@ -114,10 +118,13 @@ export class JwksService {
         set = await this.flight.run(set.uri, () => this.fetch(set.uri));
         jwk = this.select(set, alg, kid);
       } else if (this.lastFetchFailed) {
-        throw new IssuerUnavailableError('The JWKS could not be fetched, so a token signed with an unknown key cannot be checked');
+        throw new IssuerUnavailableError(
+          'The JWKS could not be fetched, so a token signed with an unknown key cannot be checked',
+        );
       }
     }
-    if (!jwk) throw new InvalidTokenError('No key of the issuer matches the access token (kid/alg)');
+    if (!jwk)
+      throw new InvalidTokenError('No key of the issuer matches the access token (kid/alg)');
     return this.importKey(jwk, alg);
   }
 
@@ -132,7 +139,9 @@ export class JwksService {
     } catch (error) {
       if (!(error instanceof IssuerUnavailableError)) throw error;
       this.nextRefreshAttempt = now + DEFAULTS.jwksCooldown;
-      this.logger.warn(`Refreshing the JWKS failed; keeping the keys already known: ${error.message}`);
+      this.logger.warn(
+        `Refreshing the JWKS failed; keeping the keys already known: ${error.message}`,
+      );
       return set;
     }
   }
@@ -144,7 +153,9 @@ export class JwksService {
       if (!keyFits(jwk, alg)) continue;
       if (found) {
         // Without a kid, two candidate keys are ambiguous; refuse rather than guess.
-        throw new InvalidTokenError('The access token has no kid and several issuer keys could match');
+        throw new InvalidTokenError(
+          'The access token has no kid and several issuer keys could match',
+        );
       }
       found = jwk;
     }
@@ -158,7 +169,9 @@ export class JwksService {
     if (!key) {
       key = importJWK(jwk, alg).catch((cause: unknown) => {
         byAlg.delete(alg);
-        throw new InvalidTokenError('The issuer key that matches the access token cannot be used', { cause });
+        throw new InvalidTokenError('The issuer key that matches the access token cannot be used', {
+          cause,
+        });
       });
       byAlg.set(alg, key);
     }
@@ -167,16 +180,26 @@ export class JwksService {
 
   private async fetch(uri: string): Promise<KeySet> {
     try {
-      const response = await httpCall('JWKS', uri, { headers: { accept: 'application/jwk-set+json, application/json' } }, this.options.httpTimeout);
+      const response = await httpCall(
+        'JWKS',
+        uri,
+        { headers: { accept: 'application/jwk-set+json, application/json' } },
+        this.options.httpTimeout,
+      );
       if (response.status !== 200) {
-        throw new IssuerUnavailableError(`JWKS: the authorization server answered HTTP ${response.status}`, {
-          ...(response.retryAfter !== undefined ? { retryAfter: response.retryAfter } : {}),
-        });
+        throw new IssuerUnavailableError(
+          `JWKS: the authorization server answered HTTP ${response.status}`,
+          {
+            ...(response.retryAfter !== undefined ? { retryAfter: response.retryAfter } : {}),
+          },
+        );
       }
       const body = parseJsonObject('JWKS', response.text);
-      if (!Array.isArray(body.keys)) throw new IssuerUnavailableError('JWKS: the document has no "keys" array');
+      if (!Array.isArray(body.keys))
+        throw new IssuerUnavailableError('JWKS: the document has no "keys" array');
       const keys = body.keys.filter(usable);
-      if (keys.length === 0) throw new IssuerUnavailableError('JWKS: the document holds no usable signing key');
+      if (keys.length === 0)
+        throw new IssuerUnavailableError('JWKS: the document holds no usable signing key');
       const set: KeySet = { uri, keys, fetchedAt: this.clock() };
       this.keySet = set;
       this.lastFetchFailed = false;

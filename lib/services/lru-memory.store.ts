@@ -28,7 +28,8 @@ export class LruMemoryStore {
   }
 
   set(key: string, value: unknown, ttl?: number): boolean {
-    const expiresAt = typeof ttl === 'number' && ttl > 0 ? Date.now() + ttl : Number.POSITIVE_INFINITY;
+    const expiresAt =
+      typeof ttl === 'number' && ttl > 0 ? Date.now() + ttl : Number.POSITIVE_INFINITY;
     this.entries.delete(key);
     this.entries.set(key, { value, expiresAt });
     while (this.entries.size > this.max) {

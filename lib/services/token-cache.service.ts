@@ -37,7 +37,11 @@ function settingsFingerprint(options: ResolvedOidcResourceOptions): string {
     clockTolerance: options.clockTolerance,
     requireJwtAccessTokenType: options.requireJwtAccessTokenType,
     introspection: introspection
-      ? { clientId: introspection.clientId, authMethod: introspection.authMethod, endpoint: introspection.endpoint ?? null }
+      ? {
+          clientId: introspection.clientId,
+          authMethod: introspection.authMethod,
+          endpoint: introspection.endpoint ?? null,
+        }
       : null,
   };
   return createHash('sha256').update(JSON.stringify(settings)).digest('base64url').slice(0, 16);
@@ -45,7 +49,11 @@ function settingsFingerprint(options: ResolvedOidcResourceOptions): string {
 
 function isKeyvInstance(store: SharedCacheStore): boolean {
   const candidate = store as unknown as { getRaw?: unknown; hooks?: unknown };
-  return typeof candidate.getRaw === 'function' && typeof candidate.hooks === 'object' && candidate.hooks !== null;
+  return (
+    typeof candidate.getRaw === 'function' &&
+    typeof candidate.hooks === 'object' &&
+    candidate.hooks !== null
+  );
 }
 
 /**
@@ -74,7 +82,14 @@ export class TokenCacheService implements OnModuleDestroy {
     this.memoryStore = new LruMemoryStore(options.cache.max);
     // Values in memory are frozen plain objects; skipping serialization keeps a hit allocation-free.
     this.memory = createCache({
-      stores: [new Keyv({ store: this.memoryStore, serialize: undefined, deserialize: undefined, emitErrors: false })],
+      stores: [
+        new Keyv({
+          store: this.memoryStore,
+          serialize: undefined,
+          deserialize: undefined,
+          emitErrors: false,
+        }),
+      ],
     });
     if (options.cache.stores.length > 0) {
       const stores = options.cache.stores.map((store) => {
@@ -82,7 +97,9 @@ export class TokenCacheService implements OnModuleDestroy {
           ? (store as unknown as Keyv)
           : new Keyv({ store: store as never, namespace: 'nestjs-oidc-resource' });
         // Keyv re-emits store errors; without a listener they would crash the process.
-        keyv.on('error', (error: unknown) => this.fault('a shared cache store reported an error', error));
+        keyv.on('error', (error: unknown) =>
+          this.fault('a shared cache store reported an error', error),
+        );
         return keyv;
       });
       this.shared = createCache({ stores });
@@ -110,8 +127,14 @@ export class TokenCacheService implements OnModuleDestroy {
     }
     if (!this.shared) return undefined;
     const remote = await this.bounded('read', this.shared.get<Envelope<T>>(key));
-    if (!remote || typeof remote !== 'object' || typeof remote.until !== 'number' || !('value' in remote)) {
-      if (remote !== undefined && remote !== null) this.fault('a shared cache store returned a corrupt entry', undefined);
+    if (
+      !remote ||
+      typeof remote !== 'object' ||
+      typeof remote.until !== 'number' ||
+      !('value' in remote)
+    ) {
+      if (remote !== undefined && remote !== null)
+        this.fault('a shared cache store returned a corrupt entry', undefined);
       return undefined;
     }
     if (remote.until <= now) return undefined;
@@ -161,7 +184,10 @@ export class TokenCacheService implements OnModuleDestroy {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<undefined>((resolve) => {
       timer = setTimeout(() => {
-        this.fault(`a shared cache store did not ${what} within ${this.options.cache.storeTimeout} ms; skipped`, undefined);
+        this.fault(
+          `a shared cache store did not ${what} within ${this.options.cache.storeTimeout} ms; skipped`,
+          undefined,
+        );
         resolve(undefined);
       }, this.options.cache.storeTimeout);
       timer.unref();

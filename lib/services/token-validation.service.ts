@@ -1,6 +1,13 @@
 import { randomUUID, type KeyObject } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
-import { errors as joseErrors, importJWK, jwtVerify, SignJWT, type JWTPayload, type JWK } from 'jose';
+import {
+  errors as joseErrors,
+  importJWK,
+  jwtVerify,
+  SignJWT,
+  type JWTPayload,
+  type JWK,
+} from 'jose';
 import { OIDC_RESOURCE_CLOCK, OIDC_RESOURCE_RESOLVED_OPTIONS } from '../oidc-resource.constants.js';
 import {
   InvalidRequestError,
@@ -26,16 +33,23 @@ type CachedOutcome =
   | { ok: true; principal: PrincipalSnapshot }
   | { ok: false; code: 'invalid_token' | 'token_expired' | 'token_inactive'; message: string };
 
-const NEGATIVE_CODES: ReadonlySet<unknown> = new Set(['invalid_token', 'token_expired', 'token_inactive']);
+const NEGATIVE_CODES: ReadonlySet<unknown> = new Set([
+  'invalid_token',
+  'token_expired',
+  'token_inactive',
+]);
 
 /** A shared store can hand back anything (another writer, corruption): only a well-formed outcome counts. */
 function isCachedOutcome(value: unknown, issuer: string): value is CachedOutcome {
   if (typeof value !== 'object' || value === null) return false;
   const outcome = value as Record<string, unknown>;
-  if (outcome.ok === false) return NEGATIVE_CODES.has(outcome.code) && typeof outcome.message === 'string';
-  if (outcome.ok !== true || typeof outcome.principal !== 'object' || outcome.principal === null) return false;
+  if (outcome.ok === false)
+    return NEGATIVE_CODES.has(outcome.code) && typeof outcome.message === 'string';
+  if (outcome.ok !== true || typeof outcome.principal !== 'object' || outcome.principal === null)
+    return false;
   const p = outcome.principal as Record<string, unknown>;
-  const strings = (list: unknown) => Array.isArray(list) && list.every((item) => typeof item === 'string');
+  const strings = (list: unknown) =>
+    Array.isArray(list) && list.every((item) => typeof item === 'string');
   return (
     p.issuer === issuer &&
     (p.source === 'jwt' || p.source === 'introspection') &&
@@ -50,7 +64,8 @@ function isCachedOutcome(value: unknown, issuer: string): value is CachedOutcome
 }
 
 const JWS_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
-const JWE_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
+const JWE_SHAPE =
+  /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 const RFC9068_CLAIMS = ['iss', 'aud', 'exp', 'iat', 'sub', 'client_id', 'jti'];
 
 function decodeSegment(segment: string): Record<string, unknown> | undefined {
@@ -68,7 +83,9 @@ function decodeSegment(segment: string): Record<string, unknown> | undefined {
 function introspectionError(text: string): string | undefined {
   try {
     const body: unknown = JSON.parse(text);
-    return typeof body === 'object' && body !== null && typeof (body as { error?: unknown }).error === 'string'
+    return typeof body === 'object' &&
+      body !== null &&
+      typeof (body as { error?: unknown }).error === 'string'
       ? (body as { error: string }).error
       : undefined;
   } catch {
@@ -95,10 +112,13 @@ function audienceList(value: unknown): string[] | undefined {
 }
 
 function clientAssertionAlg(key: JWK | KeyObject): string {
-  const jwk = ('export' in key && typeof key.export === 'function' ? key.export({ format: 'jwk' }) : key) as JWK;
+  const jwk = (
+    'export' in key && typeof key.export === 'function' ? key.export({ format: 'jwk' }) : key
+  ) as JWK;
   if (typeof jwk.alg === 'string') return jwk.alg;
   if (jwk.kty === 'RSA') return 'RS256';
-  if (jwk.kty === 'EC') return jwk.crv === 'P-384' ? 'ES384' : jwk.crv === 'P-521' ? 'ES512' : 'ES256';
+  if (jwk.kty === 'EC')
+    return jwk.crv === 'P-384' ? 'ES384' : jwk.crv === 'P-521' ? 'ES512' : 'ES256';
   if (jwk.kty === 'OKP') return 'EdDSA';
   throw new IssuerUnavailableError('Introspection: the private_key_jwt key type is not supported');
 }
@@ -169,7 +189,9 @@ export class TokenValidationService {
     } catch (error) {
       if (
         error instanceof OidcResourceError &&
-        (error.code === 'invalid_token' || error.code === 'token_expired' || error.code === 'token_inactive')
+        (error.code === 'invalid_token' ||
+          error.code === 'token_expired' ||
+          error.code === 'token_inactive')
       ) {
         outcome = { ok: false, code: error.code, message: error.message };
         await this.cache.set(key, outcome, this.options.cache.negativeTtl);
@@ -202,7 +224,9 @@ export class TokenValidationService {
       }
     }
     if (!this.options.introspection) {
-      throw new InvalidTokenError('The access token is not a JWT, and introspection is not configured');
+      throw new InvalidTokenError(
+        'The access token is not a JWT, and introspection is not configured',
+      );
     }
     return this.introspect(token);
   }
@@ -223,7 +247,9 @@ export class TokenValidationService {
         clockTolerance: options.clockTolerance,
         currentDate: new Date(now),
         ...(strict ? { typ: 'at+jwt' } : {}),
-        requiredClaims: strict ? RFC9068_CLAIMS : ['iss', 'exp', ...(options.audiences ? ['aud'] : [])],
+        requiredClaims: strict
+          ? RFC9068_CLAIMS
+          : ['iss', 'exp', ...(options.audiences ? ['aud'] : [])],
       });
       payload = result.payload;
       typ = result.protectedHeader.typ;
@@ -236,9 +262,13 @@ export class TokenValidationService {
       if (typ !== undefined && kind !== 'at+jwt' && kind !== 'jwt') {
         throw new InvalidTokenError('The JWT is not an access token (typ)');
       }
-      if (payload.nonce !== undefined) throw new InvalidTokenError('The JWT is an ID token, not an access token');
+      if (payload.nonce !== undefined)
+        throw new InvalidTokenError('The JWT is an ID token, not an access token');
     }
-    if (typeof payload.iat === 'number' && payload.iat * 1000 > now + options.clockTolerance * 1000) {
+    if (
+      typeof payload.iat === 'number' &&
+      payload.iat * 1000 > now + options.clockTolerance * 1000
+    ) {
       throw new InvalidTokenError('The access token was issued in the future (iat)');
     }
     return this.snapshot(payload as Record<string, unknown>, 'jwt');
@@ -246,7 +276,8 @@ export class TokenValidationService {
 
   private mapJoseError(error: unknown): OidcResourceError {
     if (error instanceof OidcResourceError) return error;
-    if (error instanceof joseErrors.JWTExpired) return new TokenExpiredError('The access token expired', { cause: error });
+    if (error instanceof joseErrors.JWTExpired)
+      return new TokenExpiredError('The access token expired', { cause: error });
     if (error instanceof joseErrors.JWTClaimValidationFailed) {
       const claim = error.claim.replace(/[^a-z_]/gi, '');
       return new InvalidTokenError(
@@ -257,13 +288,18 @@ export class TokenValidationService {
       );
     }
     if (error instanceof joseErrors.JOSEAlgNotAllowed) {
-      return new InvalidTokenError('The access token is signed with an algorithm that is not allowed', { cause: error });
+      return new InvalidTokenError(
+        'The access token is signed with an algorithm that is not allowed',
+        { cause: error },
+      );
     }
     if (error instanceof joseErrors.JWSSignatureVerificationFailed) {
       return new InvalidTokenError('The access token signature is invalid', { cause: error });
     }
     if (error instanceof joseErrors.JOSENotSupported) {
-      return new InvalidTokenError('The access token uses an unsupported JOSE feature', { cause: error });
+      return new InvalidTokenError('The access token uses an unsupported JOSE feature', {
+        cause: error,
+      });
     }
     return new InvalidTokenError('The access token is malformed', { cause: error });
   }
@@ -289,15 +325,22 @@ export class TokenValidationService {
       body.set('client_assertion_type', 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer');
       body.set('client_assertion', await this.clientAssertion());
     }
-    const response = await httpCall('Introspection', endpoint, { method: 'POST', headers, body: body.toString() }, this.options.httpTimeout);
+    const response = await httpCall(
+      'Introspection',
+      endpoint,
+      { method: 'POST', headers, body: body.toString() },
+      this.options.httpTimeout,
+    );
     if (response.status === 400 && introspectionError(response.text) === 'unsupported_token_type') {
       // The AS refuses to introspect this kind of token (e.g. a JWT): a verdict on the token, not an outage.
-      throw new InvalidTokenError('The authorization server does not introspect this kind of token');
+      throw new InvalidTokenError(
+        'The authorization server does not introspect this kind of token',
+      );
     }
     if (response.status !== 200) {
       const why =
         response.status === 401 || response.status === 403
-          ? 'the authorization server refused this API\'s client credentials'
+          ? "the authorization server refused this API's client credentials"
           : 'the authorization server failed';
       throw new IssuerUnavailableError(`Introspection: ${why} (HTTP ${response.status})`, {
         ...(response.retryAfter !== undefined ? { retryAfter: response.retryAfter } : {}),
@@ -312,7 +355,9 @@ export class TokenValidationService {
     const claims = parseJsonObject('Introspection', response.text);
     if (claims.active !== true) {
       if (claims.active === false) throw new TokenInactiveError();
-      throw new IssuerUnavailableError('Introspection: the response has no boolean "active" member');
+      throw new IssuerUnavailableError(
+        'Introspection: the response has no boolean "active" member',
+      );
     }
     const tolerance = this.options.clockTolerance * 1000;
     const now = this.clock();
@@ -321,7 +366,8 @@ export class TokenValidationService {
         throw new InvalidTokenError(`The introspection response's "${name}" is not a number`);
       }
     }
-    if (typeof claims.exp === 'number' && now >= claims.exp * 1000 + tolerance) throw new TokenExpiredError();
+    if (typeof claims.exp === 'number' && now >= claims.exp * 1000 + tolerance)
+      throw new TokenExpiredError();
     if (typeof claims.nbf === 'number' && claims.nbf * 1000 > now + tolerance) {
       throw new InvalidTokenError('The access token is not valid yet (nbf)');
     }
@@ -332,7 +378,8 @@ export class TokenValidationService {
       throw new InvalidTokenError('The token is not an access token (token_type)');
     }
     const aud = audienceList(claims.aud);
-    if (aud === undefined) throw new InvalidTokenError('The introspection response\'s "aud" is malformed');
+    if (aud === undefined)
+      throw new InvalidTokenError('The introspection response\'s "aud" is malformed');
     const audiences = this.options.audiences;
     if (audiences && aud.length > 0 && !aud.some((a) => audiences.includes(a))) {
       throw new InvalidTokenError('The access token is meant for another audience');
@@ -354,7 +401,9 @@ export class TokenValidationService {
       return { key, alg, ...(kid ? { kid } : {}) };
     })().catch((cause: unknown) => {
       this.assertionKey = undefined;
-      throw new IssuerUnavailableError('Introspection: the private_key_jwt key cannot be used', { cause });
+      throw new IssuerUnavailableError('Introspection: the private_key_jwt key cannot be used', {
+        cause,
+      });
     });
     const { key, alg, kid } = await this.assertionKey;
     const nowSeconds = Math.floor(this.clock() / 1000);
@@ -372,18 +421,33 @@ export class TokenValidationService {
 
   // ---------------------------------------------------------------- common
 
-  private snapshot(claims: Record<string, unknown>, source: 'jwt' | 'introspection'): PrincipalSnapshot {
+  private snapshot(
+    claims: Record<string, unknown>,
+    source: 'jwt' | 'introspection',
+  ): PrincipalSnapshot {
     const scopes = parseScopes(claims);
     if (!scopes) throw new InvalidTokenError('The access token\'s "scope" is malformed');
     const cnf = claims.cnf;
-    if ((cnf !== undefined && cnf !== null) || (typeof claims.token_type === 'string' && /^dpop$/i.test(claims.token_type))) {
+    if (
+      (cnf !== undefined && cnf !== null) ||
+      (typeof claims.token_type === 'string' && /^dpop$/i.test(claims.token_type))
+    ) {
       // RFC 9449 §7.2 / RFC 8705 §3: a sender-constrained token must not be accepted as a bearer token.
-      throw new InvalidTokenError('The access token is sender-constrained (DPoP or mTLS), which this API does not accept');
+      throw new InvalidTokenError(
+        'The access token is sender-constrained (DPoP or mTLS), which this API does not accept',
+      );
     }
     const audience = audienceList(claims.aud);
-    if (audience === undefined) throw new InvalidTokenError('The access token\'s "aud" is malformed');
-    if (claims.sub !== undefined && typeof claims.sub !== 'string') throw new InvalidTokenError('The access token\'s "sub" is malformed');
-    const clientId = typeof claims.client_id === 'string' ? claims.client_id : typeof claims.azp === 'string' ? claims.azp : undefined;
+    if (audience === undefined)
+      throw new InvalidTokenError('The access token\'s "aud" is malformed');
+    if (claims.sub !== undefined && typeof claims.sub !== 'string')
+      throw new InvalidTokenError('The access token\'s "sub" is malformed');
+    const clientId =
+      typeof claims.client_id === 'string'
+        ? claims.client_id
+        : typeof claims.azp === 'string'
+          ? claims.azp
+          : undefined;
     return Object.freeze({
       ...(typeof claims.sub === 'string' ? { sub: claims.sub } : {}),
       ...(clientId !== undefined ? { clientId } : {}),
@@ -396,4 +460,3 @@ export class TokenValidationService {
     });
   }
 }
-

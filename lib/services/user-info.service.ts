@@ -53,7 +53,9 @@ export class UserInfoService {
    *   another `sub`; `issuer_unavailable` (503) when it is down or answers junk;
    *   `userinfo_not_permitted` too when the token has no `sub` (UserInfo needs a user-bound token).
    */
-  async getUserInfo(principalOrToken: AuthenticatedPrincipal | string): Promise<Record<string, unknown>> {
+  async getUserInfo(
+    principalOrToken: AuthenticatedPrincipal | string,
+  ): Promise<Record<string, unknown>> {
     let principal: AuthenticatedPrincipal;
     let token: string | undefined;
     if (typeof principalOrToken === 'string') {
@@ -63,7 +65,9 @@ export class UserInfoService {
       principal = principalOrToken;
       token = principal ? principalToken(principal) : undefined;
       if (token === undefined) {
-        throw new InvalidRequestError('UserInfo needs a principal from @CurrentUser() or TokenValidationService, or a raw access token');
+        throw new InvalidRequestError(
+          'UserInfo needs a principal from @CurrentUser() or TokenValidationService, or a raw access token',
+        );
       }
     }
     const exp = principal.expiresAt?.getTime();
@@ -73,7 +77,9 @@ export class UserInfoService {
     }
     if (!principal.sub) {
       // Not a malformed request: the token is fine for this API but is not a user's token.
-      throw new UserInfoNotPermittedError('UserInfo needs a user-bound access token (this token has no "sub")');
+      throw new UserInfoNotPermittedError(
+        'UserInfo needs a user-bound access token (this token has no "sub")',
+      );
     }
     const key = TokenCacheService.keyFor('userinfo', token);
     const cached = await this.cache.get<Record<string, unknown>>(key);
@@ -88,12 +94,18 @@ export class UserInfoService {
     });
   }
 
-  private async fetch(token: string, sub: string, clientId: string | undefined): Promise<Record<string, unknown>> {
+  private async fetch(
+    token: string,
+    sub: string,
+    clientId: string | undefined,
+  ): Promise<Record<string, unknown>> {
     const endpoint = await this.metadata.getUserInfoEndpoint();
     const response = await httpCall(
       'UserInfo',
       endpoint,
-      { headers: { authorization: `Bearer ${token}`, accept: 'application/json, application/jwt' } },
+      {
+        headers: { authorization: `Bearer ${token}`, accept: 'application/json, application/jwt' },
+      },
       this.options.httpTimeout,
     );
     if (response.status === 401 || response.status === 403) {
@@ -102,9 +114,12 @@ export class UserInfoService {
       );
     }
     if (response.status !== 200) {
-      throw new IssuerUnavailableError(`UserInfo: the authorization server answered HTTP ${response.status}`, {
-        ...(response.retryAfter !== undefined ? { retryAfter: response.retryAfter } : {}),
-      });
+      throw new IssuerUnavailableError(
+        `UserInfo: the authorization server answered HTTP ${response.status}`,
+        {
+          ...(response.retryAfter !== undefined ? { retryAfter: response.retryAfter } : {}),
+        },
+      );
     }
     const claims = response.contentType.startsWith('application/jwt')
       ? await this.verifySigned(response.text.trim(), clientId)
@@ -115,7 +130,10 @@ export class UserInfoService {
   }
 
   /** A signed UserInfo response (OIDC Core §5.3.2): issuer's keys, `iss`, and `aud` = the client. */
-  private async verifySigned(jwt: string, clientId: string | undefined): Promise<Record<string, unknown>> {
+  private async verifySigned(
+    jwt: string,
+    clientId: string | undefined,
+  ): Promise<Record<string, unknown>> {
     try {
       const { payload } = await jwtVerify(jwt, (header) => this.jwks.getKey(header), {
         issuer: this.options.issuer,

@@ -83,10 +83,15 @@ export function parseJsonObject(what: string, text: string): Record<string, unkn
   try {
     value = JSON.parse(text);
   } catch (cause) {
-    throw new IssuerUnavailableError(`${what}: the authorization server answered with something that is not JSON`, { cause });
+    throw new IssuerUnavailableError(
+      `${what}: the authorization server answered with something that is not JSON`,
+      { cause },
+    );
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new IssuerUnavailableError(`${what}: the authorization server did not answer with a JSON object`);
+    throw new IssuerUnavailableError(
+      `${what}: the authorization server did not answer with a JSON object`,
+    );
   }
   return value as Record<string, unknown>;
 }

@@ -49,7 +49,10 @@ class Principal implements AuthenticatedPrincipal {
 }
 
 /** Builds a request's principal from a snapshot; its token is kept privately. */
-export function materializePrincipal(snapshot: PrincipalSnapshot, token: string): AuthenticatedPrincipal {
+export function materializePrincipal(
+  snapshot: PrincipalSnapshot,
+  token: string,
+): AuthenticatedPrincipal {
   return new Principal(snapshot, token);
 }
 

@@ -90,9 +90,20 @@ export function checkUrl(key: string, value: unknown, unsafe: boolean): string {
   return value;
 }
 
-function checkNumber(key: string, value: unknown, fallback: number, min: number, integer = false): number {
+function checkNumber(
+  key: string,
+  value: unknown,
+  fallback: number,
+  min: number,
+  integer = false,
+): number {
   if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < min || (integer && !Number.isInteger(value))) {
+  if (
+    typeof value !== 'number' ||
+    !Number.isFinite(value) ||
+    value < min ||
+    (integer && !Number.isInteger(value))
+  ) {
     fail(key, `must be a${integer ? 'n integer' : ' number'} >= ${min}`);
   }
   return value;
@@ -110,10 +121,16 @@ function checkAlgorithms(value: unknown): readonly string[] {
   for (const alg of value) {
     if (typeof alg !== 'string') fail('algorithms', 'must contain strings only');
     if (alg.toLowerCase() === 'none' || /^HS\d+$/i.test(alg)) {
-      fail('algorithms', `must not contain "${alg}": "none" and HMAC algorithms are never accepted`);
+      fail(
+        'algorithms',
+        `must not contain "${alg}": "none" and HMAC algorithms are never accepted`,
+      );
     }
     if (!(SUPPORTED_ALGORITHMS as readonly string[]).includes(alg)) {
-      fail('algorithms', `contains unsupported algorithm "${alg}" (supported: ${SUPPORTED_ALGORITHMS.join(', ')})`);
+      fail(
+        'algorithms',
+        `contains unsupported algorithm "${alg}" (supported: ${SUPPORTED_ALGORITHMS.join(', ')})`,
+      );
     }
   }
   return Object.freeze([...new Set(value as string[])]);
@@ -122,17 +139,24 @@ function checkAlgorithms(value: unknown): readonly string[] {
 function checkAudience(value: unknown): readonly string[] | false {
   if (value === false) return false;
   if (value === undefined || value === null) {
-    fail('audience', 'is required (this API\'s identifier); set audience: false to opt out explicitly');
+    fail(
+      'audience',
+      "is required (this API's identifier); set audience: false to opt out explicitly",
+    );
   }
   const list = Array.isArray(value) ? value : [value];
   if (list.length === 0) fail('audience', 'must not be an empty array');
   for (const aud of list) {
-    if (typeof aud !== 'string' || aud.length === 0) fail('audience', 'must be a non-empty string, an array of them, or false');
+    if (typeof aud !== 'string' || aud.length === 0)
+      fail('audience', 'must be a non-empty string, an array of them, or false');
   }
   return Object.freeze([...(list as string[])]);
 }
 
-function checkIntrospection(value: unknown, unsafe: boolean): ResolvedOidcResourceOptions['introspection'] {
+function checkIntrospection(
+  value: unknown,
+  unsafe: boolean,
+): ResolvedOidcResourceOptions['introspection'] {
   if (value === undefined) return undefined;
   if (typeof value !== 'object' || value === null) fail('introspection', 'must be an object');
   const v = value as Record<string, unknown>;
@@ -141,37 +165,62 @@ function checkIntrospection(value: unknown, unsafe: boolean): ResolvedOidcResour
       fail(`introspection.${key}`, 'is not a known option');
     }
   }
-  if (typeof v.clientId !== 'string' || v.clientId.length === 0) fail('introspection.clientId', 'must be a non-empty string');
+  if (typeof v.clientId !== 'string' || v.clientId.length === 0)
+    fail('introspection.clientId', 'must be a non-empty string');
   const authMethod = (v.authMethod ?? 'client_secret_basic') as IntrospectionAuthMethod;
   if (!['client_secret_basic', 'client_secret_post', 'private_key_jwt'].includes(authMethod)) {
-    fail('introspection.authMethod', "must be 'client_secret_basic', 'client_secret_post' or 'private_key_jwt'");
+    fail(
+      'introspection.authMethod',
+      "must be 'client_secret_basic', 'client_secret_post' or 'private_key_jwt'",
+    );
   }
-  if (authMethod !== 'private_key_jwt' && (typeof v.clientSecret !== 'string' || v.clientSecret.length === 0)) {
+  if (
+    authMethod !== 'private_key_jwt' &&
+    (typeof v.clientSecret !== 'string' || v.clientSecret.length === 0)
+  ) {
     fail('introspection.clientSecret', `is required for ${authMethod}`);
   }
   if (authMethod === 'private_key_jwt') {
     const key = v.privateKey as { kty?: unknown; type?: unknown } | undefined;
-    if (!key || typeof key !== 'object') fail('introspection.privateKey', 'is required for private_key_jwt (a private JWK or KeyObject)');
+    if (!key || typeof key !== 'object')
+      fail(
+        'introspection.privateKey',
+        'is required for private_key_jwt (a private JWK or KeyObject)',
+      );
     const isKeyObject = key.type === 'private';
-    const isJwk = typeof key.kty === 'string' && typeof (key as Record<string, unknown>).d === 'string';
-    if (!isKeyObject && !isJwk) fail('introspection.privateKey', 'must be a private JWK (with "d") or a private KeyObject');
+    const isJwk =
+      typeof key.kty === 'string' && typeof (key as Record<string, unknown>).d === 'string';
+    if (!isKeyObject && !isJwk)
+      fail('introspection.privateKey', 'must be a private JWK (with "d") or a private KeyObject');
   }
   return {
     clientId: v.clientId,
     ...(typeof v.clientSecret === 'string' ? { clientSecret: v.clientSecret } : {}),
     authMethod,
     ...(v.privateKey ? { privateKey: v.privateKey as JsonWebKeyObject | KeyObject } : {}),
-    ...(v.endpoint !== undefined ? { endpoint: checkUrl('introspection.endpoint', v.endpoint, unsafe) } : {}),
+    ...(v.endpoint !== undefined
+      ? { endpoint: checkUrl('introspection.endpoint', v.endpoint, unsafe) }
+      : {}),
   };
 }
 
 function checkStores(value: unknown): readonly SharedCacheStore[] {
   if (value === undefined) return [];
-  if (!Array.isArray(value)) fail('cache.stores', 'must be an array of Keyv instances or Keyv store adapters');
+  if (!Array.isArray(value))
+    fail('cache.stores', 'must be an array of Keyv instances or Keyv store adapters');
   value.forEach((store, i) => {
     const s = store as Record<string, unknown> | null;
-    if (!s || typeof s !== 'object' || typeof s.get !== 'function' || typeof s.set !== 'function' || typeof s.delete !== 'function') {
-      fail(`cache.stores[${i}]`, 'must be a Keyv instance or a Keyv store adapter (get/set/delete)');
+    if (
+      !s ||
+      typeof s !== 'object' ||
+      typeof s.get !== 'function' ||
+      typeof s.set !== 'function' ||
+      typeof s.delete !== 'function'
+    ) {
+      fail(
+        `cache.stores[${i}]`,
+        'must be a Keyv instance or a Keyv store adapter (get/set/delete)',
+      );
     }
   });
   return Object.freeze([...(value as SharedCacheStore[])]);
@@ -186,26 +235,36 @@ export function resolveOptions(options: OidcResourceModuleOptions): ResolvedOidc
   for (const key of Object.keys(options)) {
     if (!KNOWN_KEYS.has(key)) fail(key, 'is not a known option');
   }
-  const unsafe = checkBoolean('unsafeAllowInsecureIssuer', options.unsafeAllowInsecureIssuer, false);
+  const unsafe = checkBoolean(
+    'unsafeAllowInsecureIssuer',
+    options.unsafeAllowInsecureIssuer,
+    false,
+  );
   const issuer = checkUrl('issuer', options.issuer, unsafe);
   if (new URL(issuer).search) fail('issuer', 'must not contain a query');
   const audiences = checkAudience(options.audience);
   const tokenFormat = options.tokenFormat ?? DEFAULTS.tokenFormat;
-  if (!['auto', 'jwt', 'opaque'].includes(tokenFormat)) fail('tokenFormat', "must be 'auto', 'jwt' or 'opaque'");
+  if (!['auto', 'jwt', 'opaque'].includes(tokenFormat))
+    fail('tokenFormat', "must be 'auto', 'jwt' or 'opaque'");
   const introspection = checkIntrospection(options.introspection, unsafe);
-  if (tokenFormat === 'opaque' && !introspection) fail('introspection', "is required when tokenFormat is 'opaque'");
+  if (tokenFormat === 'opaque' && !introspection)
+    fail('introspection', "is required when tokenFormat is 'opaque'");
 
   const cache = options.cache ?? {};
   if (typeof cache !== 'object' || cache === null) fail('cache', 'must be an object');
   for (const key of Object.keys(cache)) {
-    if (!['ttl', 'negativeTtl', 'max', 'stores', 'storeTimeout'].includes(key)) fail(`cache.${key}`, 'is not a known option');
+    if (!['ttl', 'negativeTtl', 'max', 'stores', 'storeTimeout'].includes(key))
+      fail(`cache.${key}`, 'is not a known option');
   }
   const userInfo = options.userInfo ?? {};
   if (typeof userInfo !== 'object' || userInfo === null) fail('userInfo', 'must be an object');
   for (const key of Object.keys(userInfo)) {
     if (key !== 'ttl') fail(`userInfo.${key}`, 'is not a known option');
   }
-  if (options.realm !== undefined && (typeof options.realm !== 'string' || options.realm.length === 0)) {
+  if (
+    options.realm !== undefined &&
+    (typeof options.realm !== 'string' || options.realm.length === 0)
+  ) {
     fail('realm', 'must be a non-empty string');
   }
   const realm = options.realm ?? (audiences ? audiences[0]! : issuer);
@@ -215,8 +274,15 @@ export function resolveOptions(options: OidcResourceModuleOptions): ResolvedOidc
     audiences,
     tokenFormat,
     algorithms: checkAlgorithms(options.algorithms),
-    ...(options.jwksUri !== undefined ? { jwksUri: checkUrl('jwksUri', options.jwksUri, unsafe) } : {}),
-    clockTolerance: checkNumber('clockTolerance', options.clockTolerance, DEFAULTS.clockTolerance, 0),
+    ...(options.jwksUri !== undefined
+      ? { jwksUri: checkUrl('jwksUri', options.jwksUri, unsafe) }
+      : {}),
+    clockTolerance: checkNumber(
+      'clockTolerance',
+      options.clockTolerance,
+      DEFAULTS.clockTolerance,
+      0,
+    ),
     requireJwtAccessTokenType: checkBoolean(
       'requireJwtAccessTokenType',
       options.requireJwtAccessTokenType,
@@ -225,16 +291,36 @@ export function resolveOptions(options: OidcResourceModuleOptions): ResolvedOidc
     ...(introspection ? { introspection } : {}),
     cache: {
       ttl: checkNumber('cache.ttl', cache.ttl, DEFAULTS.cacheTtl, 0),
-      negativeTtl: checkNumber('cache.negativeTtl', cache.negativeTtl, DEFAULTS.cacheNegativeTtl, 0),
+      negativeTtl: checkNumber(
+        'cache.negativeTtl',
+        cache.negativeTtl,
+        DEFAULTS.cacheNegativeTtl,
+        0,
+      ),
       max: checkNumber('cache.max', cache.max, DEFAULTS.cacheMax, 1, true),
       stores: checkStores(cache.stores),
-      storeTimeout: checkNumber('cache.storeTimeout', cache.storeTimeout, DEFAULTS.cacheStoreTimeout, 1),
+      storeTimeout: checkNumber(
+        'cache.storeTimeout',
+        cache.storeTimeout,
+        DEFAULTS.cacheStoreTimeout,
+        1,
+      ),
     },
     userInfo: { ttl: checkNumber('userInfo.ttl', userInfo.ttl, DEFAULTS.userInfoTtl, 0) },
     global: checkBoolean('global', options.global, DEFAULTS.global),
     realm,
-    allowQueryToken: checkBoolean('allowQueryToken', options.allowQueryToken, DEFAULTS.allowQueryToken),
-    maxTokenLength: checkNumber('maxTokenLength', options.maxTokenLength, DEFAULTS.maxTokenLength, 16, true),
+    allowQueryToken: checkBoolean(
+      'allowQueryToken',
+      options.allowQueryToken,
+      DEFAULTS.allowQueryToken,
+    ),
+    maxTokenLength: checkNumber(
+      'maxTokenLength',
+      options.maxTokenLength,
+      DEFAULTS.maxTokenLength,
+      16,
+      true,
+    ),
     httpTimeout: checkNumber('httpTimeout', options.httpTimeout, DEFAULTS.httpTimeout, 1),
     unsafeAllowInsecureIssuer: unsafe,
   });

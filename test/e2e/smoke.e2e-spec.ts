@@ -1,4 +1,9 @@
-import { startAuthorizationServer, API, RS_CLIENT, type AuthorizationServer } from '../fixtures/authorization-server.js';
+import {
+  startAuthorizationServer,
+  API,
+  RS_CLIENT,
+  type AuthorizationServer,
+} from '../fixtures/authorization-server.js';
 import { startTestApp, ADAPTERS } from '../fixtures/test-app.js';
 import type { INestApplication } from '@nestjs/common';
 
@@ -38,7 +43,11 @@ describe.each(ADAPTERS)('smoke (%s)', (adapter) => {
     res = await fetch(`${url}/api/read`, { headers: { authorization: `Bearer nope` } });
     expect(res.status).toBe(401);
     expect(res.headers.get('www-authenticate')).toContain('error="invalid_token"');
-    const user = await as.mintAccessToken({ resource: null, format: 'opaque', scope: 'openid email profile' });
+    const user = await as.mintAccessToken({
+      resource: null,
+      format: 'opaque',
+      scope: 'openid email profile',
+    });
     res = await fetch(`${url}/api/me`, { headers: { authorization: `Bearer ${user}` } });
     expect(await res.json()).toMatchObject({ sub: 'alice', email: 'alice@example.test' });
     res = await fetch(`${url}/api/me`, { headers: { authorization: `Bearer ${jwt}` } });
