@@ -116,8 +116,15 @@ export class TokenCacheService implements OnModuleDestroy {
     return this.memoryStore.size;
   }
 
-  /** Reads an entry: memory first, then the shared stores (which then refill memory). */
-  async get<T>(logicalKey: string): Promise<T | undefined> {
+  /**
+   * Reads an entry: memory first, then the shared stores (which then refill memory).
+   * `accept` vets values from shared stores only (another writer or corruption could have put
+   * anything there); the memory tier holds only what this process wrote.
+   */
+  async get<T>(
+    logicalKey: string,
+    accept?: (value: unknown) => value is T,
+  ): Promise<T | undefined> {
     const key = this.stored(logicalKey);
     const now = this.clock();
     const local = (await this.memory.get<Envelope<T>>(key)) ?? undefined;
@@ -138,6 +145,10 @@ export class TokenCacheService implements OnModuleDestroy {
       return undefined;
     }
     if (remote.until <= now) return undefined;
+    if (accept && !accept(remote.value)) {
+      this.fault('a shared cache store returned a corrupt entry', undefined);
+      return undefined;
+    }
     await this.memory.set(key, Object.freeze(remote), remote.until - now);
     return remote.value;
   }

@@ -134,6 +134,9 @@ function clientAssertionAlg(key: JWK | KeyObject): string {
 @Injectable()
 export class TokenValidationService {
   private readonly flight = new SingleFlight<CachedOutcome>();
+  /** Vets outcomes read back from shared stores. */
+  private readonly acceptCached = (value: unknown): value is CachedOutcome =>
+    isCachedOutcome(value, this.options.issuer);
   private readonly basicAuthorization?: string;
   private assertionKey?: Promise<{ key: VerificationKey | KeyObject; alg: string; kid?: string }>;
 
@@ -166,10 +169,9 @@ export class TokenValidationService {
       throw new InvalidTokenError('The access token is too long');
     }
     const key = TokenCacheService.keyFor('token', token);
-    const cached = await this.cache.get<unknown>(key);
-    const outcome = isCachedOutcome(cached, this.options.issuer)
-      ? cached
-      : await this.flight.run(key, () => this.validateAndCache(token, key));
+    const outcome =
+      (await this.cache.get(key, this.acceptCached)) ??
+      (await this.flight.run(key, () => this.validateAndCache(token, key)));
     if (!outcome.ok) throw this.errorFor(outcome.code, outcome.message);
     const exp = outcome.principal.exp;
     if (exp !== undefined && this.clock() >= exp + this.options.clockTolerance * 1000) {
