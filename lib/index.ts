@@ -11,7 +11,6 @@ export {
 export { AnyScope, CurrentUser, Public, Scopes } from './decorators/index.js';
 export { OidcAuthGuard } from './guards/oidc-auth.guard.js';
 export { OidcResourceExceptionFilter } from './guards/oidc-resource-exception.filter.js';
-export { OidcBearerStrategy } from './strategies/oidc-bearer.strategy.js';
 export { TokenValidationService } from './services/token-validation.service.js';
 export { TokenCacheService } from './services/token-cache.service.js';
 export { UserInfoService } from './services/user-info.service.js';
