@@ -1,0 +1,369 @@
+/**
+ * Turns the benchmark's rows into the console table, the Markdown report (README's
+ * `## Benchmarks` section, or `bench/RESULTS.md`) and the goal verdicts.
+ */
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import * as prettier from 'prettier';
+import type { LoadResult, TargetName } from './protocol.js';
+
+/** Scenario numbers follow issue #8. */
+export type ScenarioId = 'baseline' | 'jwt-hit' | 'opaque-hit' | 'jwt-distinct' | 'opaque-distinct';
+
+export interface Row {
+  /** Issue #8's scenario number: 1–5 for Nest, 6 for the plain-Express rows. */
+  number: string;
+  target: TargetName;
+  scenario: ScenarioId;
+  label: string;
+  /** Distinct tokens sent during the measured run (1 for the repeated-token runs). */
+  tokens: number;
+  load: LoadResult;
+  /** The same target's baseline, measured in slices alternating with this scenario's. */
+  pairedBaseline: LoadResult;
+  /** load.rps / pairedBaseline.rps. */
+  ratio: number;
+  /** Calls that reached the authorization server (`POST /token/introspection`, `GET /jwks`). */
+  authorizationServer: {
+    warmup: { introspections: number; jwks: number };
+    measured: { introspections: number; jwks: number };
+  };
+  /** The server process after the run. */
+  server: { rss: number; heapUsed: number };
+}
+
+export interface Machine {
+  cpus: number;
+  cpuModel: string;
+  node: string;
+  platform: string;
+  loadAverage: number[];
+  date: string;
+  versions: Record<string, string>;
+}
+
+export interface Settings {
+  mode: 'full' | 'ci';
+  duration: number;
+  warmup: number;
+  distinctTokens: number;
+  warmupTokens: number;
+  connections: number;
+  slices: number;
+  layout: string;
+}
+
+export interface Goal {
+  name: string;
+  met: boolean;
+  detail: string;
+}
+
+export const TARGET_LABEL: Record<TargetName, string> = {
+  'nest-express': 'Nest 12 + Express',
+  'nest-fastify': 'Nest 12 + Fastify',
+  'express-peer': 'Express 5',
+};
+
+const fmt = {
+  rps: (n: number) => Math.round(n).toLocaleString('en-US'),
+  ms: (n: number) => (n < 10 ? n.toFixed(2) : n.toFixed(1)),
+  ratio: (n: number) => n.toFixed(2),
+  mib: (n: number) => (n / 1048576).toFixed(1),
+};
+
+export function notes(row: Row): string {
+  const parts: string[] = [];
+  if (row.scenario === 'opaque-hit') {
+    const total =
+      row.authorizationServer.warmup.introspections +
+      row.authorizationServer.measured.introspections;
+    parts.push(`${total} introspection${total === 1 ? '' : 's'} in all`);
+  }
+  if (row.scenario === 'opaque-distinct') {
+    parts.push(
+      `${row.authorizationServer.measured.introspections} introspections for ${row.tokens} tokens`,
+    );
+  }
+  const bad = row.load.responses - row.load.ok;
+  if (bad > 0) parts.push(`${bad} non-2xx (${JSON.stringify(row.load.statuses)})`);
+  if (row.load.errors > 0) parts.push(`${row.load.errors} socket errors`);
+  return parts.join('; ');
+}
+
+/** Evaluates issue #8's three goals. */
+export function evaluateGoals(rows: Row[]): Goal[] {
+  const goals: Goal[] = [];
+  const find = (target: TargetName, scenario: ScenarioId) =>
+    rows.find((r) => r.target === target && r.scenario === scenario);
+  const nestTargets = (['nest-express', 'nest-fastify'] as const).filter((t) =>
+    find(t, 'baseline'),
+  );
+
+  const hits = nestTargets
+    .flatMap((t) => [find(t, 'jwt-hit'), find(t, 'opaque-hit')])
+    .filter((r) => r !== undefined);
+  if (hits.length > 0) {
+    goals.push({
+      name: 'cache hits (2, 3) keep ≥ 0.85 of the baseline',
+      met: hits.every((r) => r.ratio >= 0.85),
+      detail: hits
+        .map((r) => `${TARGET_LABEL[r.target]} #${r.number} ${fmt.ratio(r.ratio)}`)
+        .join(', '),
+    });
+  }
+
+  const peer = find('express-peer', 'jwt-distinct');
+  const distinct = nestTargets.map((t) => find(t, 'jwt-distinct')).filter((r) => r !== undefined);
+  if (peer && distinct.length > 0) {
+    goals.push({
+      name: "distinct JWTs (4): our ratio beats the peer's on the same tokens",
+      met: distinct.every((r) => r.ratio > peer.ratio),
+      detail: `${distinct.map((r) => `${TARGET_LABEL[r.target]} ${fmt.ratio(r.ratio)}`).join(', ')} vs express-oauth2-jwt-bearer ${fmt.ratio(peer.ratio)}`,
+    });
+  }
+
+  const opaque = nestTargets.map((t) => find(t, 'opaque-distinct')).filter((r) => r !== undefined);
+  if (opaque.length > 0) {
+    goals.push({
+      name: 'distinct opaque tokens (5): exactly one introspection per token',
+      met: opaque.every(
+        (r) => r.authorizationServer.measured.introspections === r.tokens && r.load.ok === r.tokens,
+      ),
+      detail: opaque
+        .map(
+          (r) =>
+            `${TARGET_LABEL[r.target]} ${r.authorizationServer.measured.introspections} / ${r.tokens}`,
+        )
+        .join(', '),
+    });
+  }
+  return goals;
+}
+
+/** Functional failures (not time figures): non-2xx answers, socket errors, tokens not all sent. */
+export function failures(rows: Row[]): string[] {
+  const out: string[] = [];
+  for (const r of rows) {
+    const what = `${TARGET_LABEL[r.target]} #${r.number} (${r.label})`;
+    if (r.load.ok === 0) out.push(`${what}: no 2xx response`);
+    if (r.load.responses !== r.load.ok)
+      out.push(
+        `${what}: ${r.load.responses - r.load.ok} non-2xx responses ${JSON.stringify(r.load.statuses)}`,
+      );
+    if (r.load.errors > 0) out.push(`${what}: ${r.load.errors} socket errors / timeouts`);
+    if (
+      (r.scenario === 'jwt-distinct' || r.scenario === 'opaque-distinct') &&
+      r.load.ok !== r.tokens
+    ) {
+      out.push(`${what}: ${r.load.ok} 2xx for ${r.tokens} distinct tokens`);
+    }
+    if (
+      (r.scenario === 'jwt-distinct' || r.scenario === 'opaque-distinct') &&
+      r.load.tokensUsed !== r.tokens
+    ) {
+      out.push(
+        `${what}: ${r.load.tokensUsed} tokens handed to the load generator for ${r.tokens} (some sent twice?)`,
+      );
+    }
+    if (
+      r.scenario === 'opaque-distinct' &&
+      r.authorizationServer.measured.introspections !== r.tokens
+    ) {
+      out.push(
+        `${what}: ${r.authorizationServer.measured.introspections} introspections for ${r.tokens} distinct tokens`,
+      );
+    }
+  }
+  return out;
+}
+
+const HEADER = [
+  '#',
+  'app',
+  'scenario',
+  'req/s',
+  'p50 ms',
+  'p99 ms',
+  'ratio',
+  'CPU µs/req',
+  'notes',
+] as const;
+const NUMERIC = new Set([3, 4, 5, 6, 7]);
+
+function cells(r: Row): string[] {
+  return [
+    r.number,
+    TARGET_LABEL[r.target],
+    r.label,
+    fmt.rps(r.load.rps),
+    fmt.ms(r.load.p50),
+    fmt.ms(r.load.p99),
+    r.scenario === 'baseline' ? '1.00' : fmt.ratio(r.ratio),
+    Math.round(r.load.cpuPerRequest).toString(),
+    notes(r),
+  ];
+}
+
+/** The table as aligned plain text, for the terminal. */
+export function consoleTable(rows: Row[]): string {
+  const header = [...HEADER];
+  const body = rows.map(cells);
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((c) => c[i]!.length)));
+  const numeric = NUMERIC;
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (numeric.has(i) ? c.padStart(widths[i]!) : c.padEnd(widths[i]!)))
+      .join('  ')
+      .trimEnd();
+  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)].join('\n');
+}
+
+function markdownTable(header: string[], body: string[][], right: Set<number> = new Set()): string {
+  const sep = header.map((_, i) => (right.has(i) ? '---:' : '---'));
+  const line = (cells: string[]) => `| ${cells.map((c) => c.replace(/\|/g, '\\|')).join(' | ')} |`;
+  return [line(header), line(sep), ...body.map(line)].join('\n');
+}
+
+/** Renders `bench/results/cache-memory.json` (written by `bench/cache-memory.*`) whatever its shape. */
+export function cacheMemoryMarkdown(data: unknown): string {
+  const rowsOf = (value: unknown): Record<string, unknown>[] | undefined => {
+    if (
+      Array.isArray(value) &&
+      value.every((v) => typeof v === 'object' && v !== null && !Array.isArray(v))
+    ) {
+      return value as Record<string, unknown>[];
+    }
+    return undefined;
+  };
+  const cell = (v: unknown) =>
+    typeof v === 'number'
+      ? Number.isInteger(v)
+        ? v.toLocaleString('en-US')
+        : v.toFixed(2)
+      : typeof v === 'string'
+        ? v
+        : JSON.stringify(v);
+  const table = (rows: Record<string, unknown>[]) => {
+    const keys = [...new Set(rows.flatMap((r) => Object.keys(r)))].filter((k) =>
+      rows.some((r) => r[k] === null || typeof r[k] !== 'object'),
+    );
+    const right = new Set(
+      keys.map((k, i) =>
+        rows.every((r) => typeof r[k] === 'number' || r[k] === undefined) ? i : -1,
+      ),
+    );
+    return markdownTable(
+      keys,
+      rows.map((r) => keys.map((k) => (r[k] === undefined ? '' : cell(r[k])))),
+      right,
+    );
+  };
+  if (
+    typeof data === 'object' &&
+    data !== null &&
+    typeof (data as { markdown?: unknown }).markdown === 'string'
+  ) {
+    return (data as { markdown: string }).markdown;
+  }
+  const direct = rowsOf(data);
+  if (direct) return table(direct);
+  if (typeof data === 'object' && data !== null) {
+    const parts: string[] = [];
+    const scalars: string[] = [];
+    for (const [key, value] of Object.entries(data)) {
+      const rows = rowsOf(value);
+      if (rows && rows.length > 0) parts.push(`${key}:\n\n${table(rows)}`);
+      else if (Array.isArray(value) && value.every((v) => typeof v === 'string')) {
+        scalars.push(`- ${key}:\n${value.map((v) => `  - ${v}`).join('\n')}`);
+      } else if (Array.isArray(value) && value.every((v) => typeof v === 'number')) {
+        scalars.push(`- ${key}: ${value.map(cell).join(' / ')}`);
+      } else if (value === null || typeof value !== 'object')
+        scalars.push(`- ${key}: ${cell(value)}`);
+      else scalars.push(`- ${key}: \`${JSON.stringify(value)}\``);
+    }
+    return [scalars.join('\n'), ...parts].filter((p) => p.length > 0).join('\n\n');
+  }
+  return `\`${JSON.stringify(data)}\``;
+}
+
+/** The Markdown block: machine, settings, the table, the goals and the cache memory figures. */
+export function markdownReport(input: {
+  rows: Row[];
+  machine: Machine;
+  settings: Settings;
+  goals: Goal[];
+  cacheMemory?: unknown;
+  resultsFile: string;
+}): string {
+  const { rows, machine, settings, goals } = input;
+  const v = machine.versions;
+  const out: string[] = [];
+  out.push(
+    `Measured by \`npm run bench\` on ${machine.date.slice(0, 10)}: ${machine.cpus} × ${machine.cpuModel}, Node.js ${machine.node} (${machine.platform}), ` +
+      `load average ${machine.loadAverage.map((l) => l.toFixed(2)).join(' / ')} at start. ` +
+      `NestJS ${v['@nestjs/core'] ?? '?'}, Express ${v.express ?? '?'}, Fastify ${v.fastify ?? '?'}, ` +
+      `express-oauth2-jwt-bearer ${v['express-oauth2-jwt-bearer'] ?? '?'}, jose ${v.jose ?? '?'}, oidc-provider ${v['oidc-provider'] ?? '?'}, autocannon ${v.autocannon ?? '?'}.`,
+  );
+  out.push(
+    `${settings.layout} ${settings.connections} connections. ` +
+      `Repeated-token runs last ${settings.duration} s after a ${settings.warmup} s warm-up; ` +
+      `distinct-token runs send each of ${settings.distinctTokens} fresh tokens exactly once, after other fresh tokens as warm-up. ` +
+      `Each run is cut into ${settings.slices} slices that alternate with slices of the same app's unauthenticated route, ` +
+      `and the ratio divides by those baseline slices, so that background load on the shared machine weighs on both sides alike; ` +
+      `the baseline row merges all of an app's baseline slices. ` +
+      `CPU µs/req is the server process's CPU time (user + system, all threads) per 2xx response, the figure least disturbed by other load. Raw figures: \`${input.resultsFile}\`.`,
+  );
+  out.push(markdownTable([...HEADER], rows.map(cells), NUMERIC));
+  if (goals.length > 0) {
+    out.push(
+      ['Goals:', '', ...goals.map((g) => `- ${g.met ? '✅' : '❌'} ${g.name}: ${g.detail}.`)].join(
+        '\n',
+      ),
+    );
+  }
+  if (input.cacheMemory !== undefined) {
+    out.push(
+      `Token cache memory (\`bench/results/cache-memory.json\`):\n\n${cacheMemoryMarkdown(input.cacheMemory)}`,
+    );
+  }
+  return out.join('\n\n');
+}
+
+async function formatMarkdown(text: string, file: string): Promise<string> {
+  const config = (await prettier.resolveConfig(file)) ?? {};
+  return prettier.format(text, { ...config, parser: 'markdown', filepath: file });
+}
+
+const START = '<!-- bench:start (generated by `npm run bench`; edits here are overwritten) -->';
+const START_PREFIX = '<!-- bench:start';
+const END = '<!-- bench:end -->';
+
+/**
+ * Writes the block into README.md's `## Benchmarks` section (between the bench markers, added
+ * right under the heading the first time) when that section exists; returns false otherwise.
+ */
+export async function writeReadmeSection(readme: string, block: string): Promise<boolean> {
+  if (!existsSync(readme)) return false;
+  const text = readFileSync(readme, 'utf8');
+  const formatted = (await formatMarkdown(block, readme)).trimEnd();
+  const generated = `${START}\n\n${formatted}\n\n${END}`;
+  const start = text.indexOf(START_PREFIX);
+  const end = text.indexOf(END);
+  let next: string;
+  if (start >= 0 && end > start) {
+    next = text.slice(0, start) + generated + text.slice(end + END.length);
+  } else {
+    const heading = /^## Benchmarks[ \t]*$/m.exec(text);
+    if (!heading) return false;
+    const at = heading.index + heading[0].length;
+    next = `${text.slice(0, at)}\n\n${generated}\n${text.slice(at).replace(/^\n*/, '\n')}`;
+  }
+  writeFileSync(readme, next);
+  return true;
+}
+
+/** Writes `bench/RESULTS.md`. */
+export async function writeResultsMarkdown(file: string, block: string): Promise<void> {
+  const text = `# Benchmark results\n\n<!-- generated by \`npm run bench\`; edits here are overwritten -->\n\n${block}\n`;
+  writeFileSync(file, await formatMarkdown(text, file));
+}
