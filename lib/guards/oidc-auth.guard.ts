@@ -38,8 +38,13 @@ interface GuardRequest {
   raw?: IncomingMessage;
   body?: unknown;
   user?: AuthenticatedPrincipal;
-  [EXTRACTED_TOKEN]?: string;
-  [TOKEN_VALIDATOR]?: TokenValidationService;
+}
+
+/** What passport sees of a request: the extracted token and the guard's validator. */
+interface PassportView {
+  [EXTRACTED_TOKEN]: string;
+  [TOKEN_VALIDATOR]: TokenValidationService;
+  user: AuthenticatedPrincipal | undefined;
 }
 
 interface HeaderResponse {
@@ -70,6 +75,7 @@ export function setResponseHeader(response: unknown, name: string, value: string
 @Injectable()
 export class OidcAuthGuard extends AuthGuard(OIDC_BEARER_STRATEGY) implements CanActivate {
   private readonly requirements = new WeakMap<object, WeakMap<object, RouteRequirements>>();
+  private readonly views = new WeakMap<ExecutionContext, PassportView>();
 
   constructor(
     protected readonly reflector: Reflector,
@@ -111,18 +117,33 @@ export class OidcAuthGuard extends AuthGuard(OIDC_BEARER_STRATEGY) implements Ca
     try {
       if (extraction.error) throw extraction.error;
       if (extraction.token === undefined) throw new TokenMissingError();
-      request[EXTRACTED_TOKEN] = extraction.token;
-      request[TOKEN_VALIDATOR] = this.tokens; // passport's registry is process-wide (see TOKEN_VALIDATOR)
+      // passport runs on a small per-request view rather than on the framework's request: it
+      // adds about ten members (logIn, logOut, authInfo, …) to whatever it is given, and doing
+      // that to Express's request object costs more than the whole token check on a cache hit.
+      // The view also carries this guard's validation service, because passport's strategy
+      // registry is process-wide (several Nest apps in one process must stay apart).
+      const view: PassportView = {
+        [EXTRACTED_TOKEN]: extraction.token,
+        [TOKEN_VALIDATOR]: this.tokens,
+        user: undefined,
+      };
+      this.views.set(context, view);
       await super.canActivate(context);
-      this.checkScopes(request.user!, route);
+      const principal = view.user!;
+      this.checkScopes(principal, route);
+      request.user = principal;
       if (extraction.fromQuery) setResponseHeader(response, 'Cache-Control', 'private'); // RFC 6750 §2.3
       return true;
     } catch (error) {
       throw this.toHttpException(error, response);
-    } finally {
-      request[EXTRACTED_TOKEN] = undefined;
-      request[TOKEN_VALIDATOR] = undefined;
     }
+  }
+
+  /** @nestjs/passport hook: passport works on the per-request view (see canActivate). */
+  override getRequest(context: ExecutionContext): PassportView {
+    const view = this.views.get(context);
+    if (!view) throw new TokenMissingError();
+    return view;
   }
 
   /** passport's verdict: the strategy's error is rethrown as is (it is an OidcResourceError). */
