@@ -40,6 +40,12 @@ interface GuardRequest {
   user?: AuthenticatedPrincipal;
 }
 
+const PASSPORT_VIEW = Symbol('nestjs-oidc-resource:passport-view');
+
+interface ViewCarrier {
+  [PASSPORT_VIEW]?: PassportView;
+}
+
 /** What passport sees of a request: the extracted token and the guard's validator. */
 interface PassportView {
   [EXTRACTED_TOKEN]: string;
@@ -75,7 +81,6 @@ export function setResponseHeader(response: unknown, name: string, value: string
 @Injectable()
 export class OidcAuthGuard extends AuthGuard(OIDC_BEARER_STRATEGY) implements CanActivate {
   private readonly requirements = new WeakMap<object, WeakMap<object, RouteRequirements>>();
-  private readonly views = new WeakMap<ExecutionContext, PassportView>();
 
   constructor(
     protected readonly reflector: Reflector,
@@ -127,7 +132,9 @@ export class OidcAuthGuard extends AuthGuard(OIDC_BEARER_STRATEGY) implements Ca
         [TOKEN_VALIDATOR]: this.tokens,
         user: undefined,
       };
-      this.views.set(context, view);
+      // The context object is this request's own; it carries the view to getRequest() below
+      // (a WeakMap would cost the garbage collector an ephemeron per request).
+      (context as ViewCarrier)[PASSPORT_VIEW] = view;
       await super.canActivate(context);
       const principal = view.user!;
       this.checkScopes(principal, route);
@@ -141,7 +148,7 @@ export class OidcAuthGuard extends AuthGuard(OIDC_BEARER_STRATEGY) implements Ca
 
   /** @nestjs/passport hook: passport works on the per-request view (see canActivate). */
   override getRequest(context: ExecutionContext): PassportView {
-    const view = this.views.get(context);
+    const view = (context as ViewCarrier)[PASSPORT_VIEW];
     if (!view) throw new TokenMissingError();
     return view;
   }
