@@ -19,6 +19,17 @@ export const OIDC_RESOURCE_CLOCK = Symbol.for('nestjs-oidc-resource:clock');
 /** Name under which the bearer strategy is registered with passport. */
 export const OIDC_BEARER_STRATEGY = 'oidc-resource-bearer';
 
+/** Where the guard leaves the token it extracted, for the strategy to pick up. */
+export const EXTRACTED_TOKEN = Symbol('nestjs-oidc-resource:token');
+
+/**
+ * Where the guard leaves its own `TokenValidationService`. passport's strategy registry is
+ * process-wide, so with several Nest apps in one process the strategy registered last would
+ * validate tokens for all of them, against its own issuer and audience; the guard's service
+ * travels with the request instead.
+ */
+export const TOKEN_VALIDATOR = Symbol('nestjs-oidc-resource:validator');
+
 /** Metadata keys set by the decorators; stable and namespaced. */
 export const PUBLIC_METADATA_KEY = 'oidc-resource:public';
 export const SCOPES_METADATA_KEY = 'oidc-resource:scopes';

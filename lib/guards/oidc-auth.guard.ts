@@ -11,6 +11,8 @@ import { AuthGuard } from '@nestjs/passport';
 import type { IncomingMessage } from 'node:http';
 import {
   ANY_SCOPE_METADATA_KEY,
+  EXTRACTED_TOKEN,
+  TOKEN_VALIDATOR,
   OIDC_BEARER_STRATEGY,
   OIDC_RESOURCE_RESOLVED_OPTIONS,
   PUBLIC_METADATA_KEY,
@@ -23,7 +25,6 @@ import {
 } from '../errors/oidc-resource.error.js';
 import { toHttpError } from '../errors/www-authenticate.js';
 import type { AuthenticatedPrincipal } from '../interfaces/authenticated-principal.interface.js';
-import { EXTRACTED_TOKEN, TOKEN_VALIDATOR } from '../strategies/oidc-bearer.strategy.js';
 import { TokenValidationService } from '../services/token-validation.service.js';
 import type { ResolvedOidcResourceOptions } from '../utils/resolve-options.js';
 import { extractToken } from './extract-token.js';

@@ -1,20 +1,13 @@
 import { Injectable } from '@nestjs/common';
 import { PassportStrategy } from '@nestjs/passport';
 import { Strategy as BearerStrategy } from 'passport-http-bearer';
-import { OIDC_BEARER_STRATEGY } from '../oidc-resource.constants.js';
+import {
+  EXTRACTED_TOKEN,
+  OIDC_BEARER_STRATEGY,
+  TOKEN_VALIDATOR,
+} from '../oidc-resource.constants.js';
 import type { AuthenticatedPrincipal } from '../interfaces/authenticated-principal.interface.js';
 import { TokenValidationService } from '../services/token-validation.service.js';
-
-/** Where the guard leaves the token it extracted, for the strategy to pick up. */
-export const EXTRACTED_TOKEN = Symbol('nestjs-oidc-resource:token');
-
-/**
- * Where the guard leaves its own {@link TokenValidationService}. passport's strategy registry is
- * process-wide, so with several Nest apps in one process the strategy registered last would
- * validate tokens for all of them, against its own issuer and audience; the guard's service
- * travels with the request instead.
- */
-export const TOKEN_VALIDATOR = Symbol('nestjs-oidc-resource:validator');
 
 interface StrategyRequest {
   [EXTRACTED_TOKEN]?: string;
