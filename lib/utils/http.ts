@@ -18,6 +18,12 @@ function parseRetryAfter(value: string | null): number | undefined {
   return Math.min(Math.max(0, (date - Date.now()) / 1000), 3600);
 }
 
+/** fetch's "other side closed" / reset errors (matched by code: errors may come from another realm). */
+function isClosedConnection(error: unknown): boolean {
+  const code = (error as { cause?: { code?: unknown } } | null)?.cause?.code;
+  return code === 'UND_ERR_SOCKET' || code === 'ECONNRESET' || code === 'EPIPE';
+}
+
 /**
  * One bounded call to the authorization server: `timeout` covers connecting, the headers and
  * the whole body; bodies larger than `maxBytes` are refused; redirects are not followed (an
@@ -32,16 +38,22 @@ export async function httpCall(
   maxBytes: number = DEFAULTS.maxResponseBytes,
 ): Promise<HttpResult> {
   const signal = AbortSignal.timeout(timeout);
-  let response: Response;
-  try {
-    response = await fetch(url, { ...init, redirect: 'manual', signal });
-  } catch (cause) {
-    throw new IssuerUnavailableError(
-      signal.aborted
-        ? `${what}: the authorization server did not answer within ${timeout} ms`
-        : `${what}: the authorization server could not be reached`,
-      { cause },
-    );
+  let response: Response | undefined;
+  for (let attempt = 0; response === undefined; attempt++) {
+    try {
+      response = await fetch(url, { ...init, redirect: 'manual', signal });
+    } catch (cause) {
+      // A keep-alive connection that the server closed while it sat idle fails before any
+      // answer. Every call made here is idempotent (GETs, and introspection, which only reads),
+      // so one fresh attempt within the same time budget is safe.
+      if (attempt === 0 && !signal.aborted && isClosedConnection(cause)) continue;
+      throw new IssuerUnavailableError(
+        signal.aborted
+          ? `${what}: the authorization server did not answer within ${timeout} ms`
+          : `${what}: the authorization server could not be reached`,
+        { cause },
+      );
+    }
   }
   let text = '';
   try {

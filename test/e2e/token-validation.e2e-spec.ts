@@ -1188,6 +1188,20 @@ describe('introspection', () => {
       await expectCode(faulty, randomOpaque(), 'issuer_unavailable');
     });
 
+    it('a connection dropped before any answer is tried once more (stale keep-alive socket)', async () => {
+      fault.route('/token/introspection', faults.sequence(faults.destroy(), faults.json(good())));
+      const before = fault.hits.get('/token/introspection');
+      await expect(faulty.validate(randomOpaque())).resolves.toMatchObject({ sub: 's1' });
+      expect(fault.hits.get('/token/introspection')).toBe(before + 2);
+    });
+
+    it('a connection dropped twice in a row → issuer_unavailable after exactly two attempts', async () => {
+      fault.route('/token/introspection', faults.destroy());
+      const before = fault.hits.get('/token/introspection');
+      await expectCode(faulty, randomOpaque(), 'issuer_unavailable');
+      expect(fault.hits.get('/token/introspection')).toBe(before + 2);
+    });
+
     it('an introspection endpoint that is not advertised → issuer_unavailable', async () => {
       fault.serveDiscovery({ metadata: { introspection_endpoint: undefined } });
       await expectCode(faulty, randomOpaque(), 'issuer_unavailable');
