@@ -19,9 +19,6 @@ export const OIDC_RESOURCE_CLOCK = Symbol.for('nestjs-oidc-resource:clock');
 /** Name under which the bearer strategy is registered with passport. */
 export const OIDC_BEARER_STRATEGY = 'oidc-resource-bearer';
 
-/** Where the guard leaves the token it extracted, for the strategy to pick up. */
-export const EXTRACTED_TOKEN = Symbol('nestjs-oidc-resource:token');
-
 /**
  * Where the guard leaves its own `TokenValidationService`. passport's strategy registry is
  * process-wide, so with several Nest apps in one process the strategy registered last would

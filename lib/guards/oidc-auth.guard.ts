@@ -11,7 +11,6 @@ import { AuthGuard } from '@nestjs/passport';
 import type { IncomingMessage } from 'node:http';
 import {
   ANY_SCOPE_METADATA_KEY,
-  EXTRACTED_TOKEN,
   TOKEN_VALIDATOR,
   OIDC_BEARER_STRATEGY,
   OIDC_RESOURCE_RESOLVED_OPTIONS,
@@ -47,9 +46,12 @@ interface ViewCarrier {
   [PASSPORT_VIEW]?: PassportView;
 }
 
-/** What passport sees of a request: the extracted token and the guard's validator. */
+/**
+ * What passport sees of a request: the strictly extracted token as a normalised
+ * `Authorization` header (read by passport-http-bearer as is), and the guard's validator.
+ */
 interface PassportView {
-  [EXTRACTED_TOKEN]: string;
+  headers: { authorization: string };
   [TOKEN_VALIDATOR]: TokenValidationService;
   user: AuthenticatedPrincipal | undefined;
 }
@@ -129,7 +131,7 @@ export class OidcAuthGuard extends AuthGuard(OIDC_BEARER_STRATEGY) implements Ca
       // The view also carries this guard's validation service, because passport's strategy
       // registry is process-wide (several Nest apps in one process must stay apart).
       const view: PassportView = {
-        [EXTRACTED_TOKEN]: extraction.token,
+        headers: { authorization: `Bearer ${extraction.token}` },
         [TOKEN_VALIDATOR]: this.tokens,
         user: undefined,
       };

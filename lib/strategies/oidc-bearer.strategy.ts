@@ -1,16 +1,11 @@
 import { Injectable } from '@nestjs/common';
 import { PassportStrategy } from '@nestjs/passport';
 import { Strategy as BearerStrategy } from 'passport-http-bearer';
-import {
-  EXTRACTED_TOKEN,
-  OIDC_BEARER_STRATEGY,
-  TOKEN_VALIDATOR,
-} from '../oidc-resource.constants.js';
+import { OIDC_BEARER_STRATEGY, TOKEN_VALIDATOR } from '../oidc-resource.constants.js';
 import type { AuthenticatedPrincipal } from '../interfaces/authenticated-principal.interface.js';
 import { TokenValidationService } from '../services/token-validation.service.js';
 
 interface StrategyRequest {
-  [EXTRACTED_TOKEN]?: string;
   [TOKEN_VALIDATOR]?: TokenValidationService;
 }
 
@@ -19,8 +14,9 @@ interface StrategyRequest {
  *
  * passport-http-bearer's own extraction reads `access_token` from the body and the query and
  * refuses the legal `Bearer␠␠token` form, and it cannot see a second `Authorization` field.
- * The guard therefore extracts the token strictly (RFC 6750 §2) and hands the strategy a
- * normalised header; passport-http-bearer then runs its usual verify/success/fail protocol.
+ * The guard therefore extracts the token strictly (RFC 6750 §2) and hands passport a small
+ * request view holding only a normalised `Authorization: Bearer <token>` header;
+ * passport-http-bearer then parses it and runs its usual verify/success/fail protocol unchanged.
  */
 @Injectable()
 export class OidcBearerStrategy extends PassportStrategy(BearerStrategy, OIDC_BEARER_STRATEGY) {
@@ -28,18 +24,8 @@ export class OidcBearerStrategy extends PassportStrategy(BearerStrategy, OIDC_BE
     super({ passReqToCallback: true });
   }
 
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  override authenticate(req: any, options?: object): void {
-    const { [EXTRACTED_TOKEN]: token, [TOKEN_VALIDATOR]: validator } = req as StrategyRequest;
-    const normalised: StrategyRequest & { headers: Record<string, string> } = {
-      headers: token === undefined ? {} : { authorization: `Bearer ${token}` },
-      [TOKEN_VALIDATOR]: validator ?? this.tokens,
-    };
-    super.authenticate(normalised as never, options);
-  }
-
   /**
-   * Called by passport with the (normalised) request and the bearer token; errors reach the
+   * Called by passport with the guard's request view and the bearer token; errors reach the
    * guard unchanged. The token is checked by the calling guard's own validation service.
    */
   validate(req: StrategyRequest, token: string): Promise<AuthenticatedPrincipal> {
