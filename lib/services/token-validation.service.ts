@@ -20,7 +20,12 @@ import {
 } from '../errors/oidc-resource.error.js';
 import type { AuthenticatedPrincipal } from '../interfaces/authenticated-principal.interface.js';
 import { httpCall, parseJsonObject } from '../utils/http.js';
-import { materializePrincipal, parseScopes, type PrincipalSnapshot } from '../utils/principal.js';
+import {
+  isExpired,
+  materializePrincipal,
+  parseScopes,
+  type PrincipalSnapshot,
+} from '../utils/principal.js';
 import type { ResolvedOidcResourceOptions } from '../utils/resolve-options.js';
 import type { Clock } from '../utils/clock.js';
 import { SingleFlight } from '../utils/single-flight.js';
@@ -173,8 +178,7 @@ export class TokenValidationService {
       (await this.cache.get(key, this.acceptCached)) ??
       (await this.flight.run(key, () => this.validateAndCache(token, key)));
     if (!outcome.ok) throw this.errorFor(outcome.code, outcome.message);
-    const exp = outcome.principal.exp;
-    if (exp !== undefined && this.clock() >= exp + this.options.clockTolerance * 1000) {
+    if (isExpired(outcome.principal, this.clock(), this.options.clockTolerance)) {
       void this.cache.delete(key);
       throw new TokenExpiredError();
     }
@@ -189,13 +193,12 @@ export class TokenValidationService {
       const lifetime = principal.exp === undefined ? Infinity : principal.exp - this.clock();
       await this.cache.set(key, outcome, Math.min(this.options.cache.ttl, lifetime));
     } catch (error) {
-      if (
-        error instanceof OidcResourceError &&
-        (error.code === 'invalid_token' ||
-          error.code === 'token_expired' ||
-          error.code === 'token_inactive')
-      ) {
-        outcome = { ok: false, code: error.code, message: error.message };
+      if (error instanceof OidcResourceError && NEGATIVE_CODES.has(error.code)) {
+        outcome = {
+          ok: false,
+          code: error.code as Extract<CachedOutcome, { ok: false }>['code'],
+          message: error.message,
+        };
         await this.cache.set(key, outcome, this.options.cache.negativeTtl);
       } else {
         throw error; // issuer_unavailable and the like are never cached

@@ -11,7 +11,7 @@ import {
 } from '../errors/oidc-resource.error.js';
 import type { AuthenticatedPrincipal } from '../interfaces/authenticated-principal.interface.js';
 import { httpCall, parseJsonObject } from '../utils/http.js';
-import { principalToken } from '../utils/principal.js';
+import { isExpired, principalToken } from '../utils/principal.js';
 import type { ResolvedOidcResourceOptions } from '../utils/resolve-options.js';
 import type { Clock } from '../utils/clock.js';
 import { SingleFlight } from '../utils/single-flight.js';
@@ -71,10 +71,9 @@ export class UserInfoService {
       }
     }
     const exp = principal.expiresAt?.getTime();
-    if (exp !== undefined && this.clock() >= exp + this.options.clockTolerance * 1000) {
-      // Same rule as TokenValidationService: a principal kept past its token's expiry gets no claims.
+    // Same rule as TokenValidationService: a principal kept past its token's expiry gets no claims.
+    if (isExpired({ exp }, this.clock(), this.options.clockTolerance))
       throw new TokenExpiredError();
-    }
     if (!principal.sub) {
       // Not a malformed request: the token is fine for this API but is not a user's token.
       throw new UserInfoNotPermittedError(

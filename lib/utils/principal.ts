@@ -16,6 +16,18 @@ export interface PrincipalSnapshot {
 }
 
 /**
+ * Whether a snapshot's token has expired at `now` (ms), allowing `toleranceSeconds` of clock
+ * skew: the one rule for cached results and for principals handed back to the library.
+ */
+export function isExpired(
+  snapshot: { exp?: number },
+  now: number,
+  toleranceSeconds: number,
+): boolean {
+  return snapshot.exp !== undefined && now >= snapshot.exp + toleranceSeconds * 1000;
+}
+
+/**
  * A request's principal. The token sits in a private field: it can't be enumerated, logged,
  * serialized or cloned, and (unlike a WeakMap side table) costs the garbage collector nothing
  * extra on the per-request path.
