@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import type { webcrypto } from 'node:crypto';
-import { importJWK, type JWK } from 'jose';
+import type { JsonWebKey, KeyObject } from 'node:crypto';
+import type { JWK } from 'jose';
 import {
   DEFAULTS,
   OIDC_RESOURCE_CLOCK,
@@ -10,11 +10,12 @@ import { InvalidTokenError, IssuerUnavailableError } from '../errors/oidc-resour
 import { httpCall, parseJsonObject } from '../utils/http.js';
 import type { ResolvedOidcResourceOptions } from '../utils/resolve-options.js';
 import type { Clock } from '../utils/clock.js';
+import { importPublicJwk } from '../utils/jws.js';
 import { SingleFlight } from '../utils/single-flight.js';
 import { IssuerMetadataService } from './issuer-metadata.service.js';
 
-/** A key jose can verify with. */
-export type VerificationKey = webcrypto.CryptoKey | Uint8Array;
+/** A public key, checked to suit the algorithm it was selected for (node:crypto and jose take it). */
+export type VerificationKey = KeyObject;
 
 /** The JWS header members used to pick a key. */
 export interface KeyHint {
@@ -89,7 +90,8 @@ function usable(value: unknown): value is JWK {
 export class JwksService {
   private readonly logger = new Logger('OidcResource');
   private readonly flight = new SingleFlight<KeySet>();
-  private readonly imported = new WeakMap<JWK, Map<string, Promise<VerificationKey>>>();
+  /** Imported keys by JWK object and algorithm; a new key set brings new JWK objects. */
+  private readonly imported = new WeakMap<JWK, Map<string, VerificationKey>>();
   private keySet?: KeySet;
   private lastUnknownKidFetch = Number.NEGATIVE_INFINITY;
   private lastFetchFailed = false;
@@ -101,7 +103,7 @@ export class JwksService {
     private readonly metadata: IssuerMetadataService,
   ) {}
 
-  /** Resolves the verification key for a JWS header (used as jose's key function). */
+  /** Resolves the verification key for a JWS header (also used as jose's key function). */
   async getKey(header: KeyHint): Promise<VerificationKey> {
     const alg = header.alg;
     if (typeof alg !== 'string') throw new InvalidTokenError('The access token header has no alg');
@@ -162,17 +164,18 @@ export class JwksService {
     return found;
   }
 
-  private importKey(jwk: JWK, alg: string): Promise<VerificationKey> {
+  private importKey(jwk: JWK, alg: string): VerificationKey {
     let byAlg = this.imported.get(jwk);
     if (!byAlg) this.imported.set(jwk, (byAlg = new Map()));
     let key = byAlg.get(alg);
     if (!key) {
-      key = importJWK(jwk, alg).catch((cause: unknown) => {
-        byAlg.delete(alg);
+      try {
+        key = importPublicJwk(jwk as JsonWebKey, alg);
+      } catch (cause) {
         throw new InvalidTokenError('The issuer key that matches the access token cannot be used', {
           cause,
         });
-      });
+      }
       byAlg.set(alg, key);
     }
     return key;

@@ -1,13 +1,6 @@
-import { randomUUID, type KeyObject } from 'node:crypto';
+import { randomUUID, type KeyObject, type webcrypto } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
-import {
-  errors as joseErrors,
-  importJWK,
-  jwtVerify,
-  SignJWT,
-  type JWTPayload,
-  type JWK,
-} from 'jose';
+import { importJWK, SignJWT, type JWK } from 'jose';
 import { OIDC_RESOURCE_CLOCK, OIDC_RESOURCE_RESOLVED_OPTIONS } from '../oidc-resource.constants.js';
 import {
   InvalidRequestError,
@@ -28,9 +21,10 @@ import {
 } from '../utils/principal.js';
 import type { ResolvedOidcResourceOptions } from '../utils/resolve-options.js';
 import type { Clock } from '../utils/clock.js';
+import { decodeJsonSegment, parseCompactJws, verifyJwsSignature } from '../utils/jws.js';
 import { SingleFlight } from '../utils/single-flight.js';
 import { IssuerMetadataService } from './issuer-metadata.service.js';
-import { JwksService, type VerificationKey } from './jwks.service.js';
+import { JwksService } from './jwks.service.js';
 import { TokenCacheService } from './token-cache.service.js';
 
 /** A cached outcome: a principal snapshot, or the error a bad token earned. */
@@ -72,17 +66,6 @@ const JWS_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
 const JWE_SHAPE =
   /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 const RFC9068_CLAIMS = ['iss', 'aud', 'exp', 'iat', 'sub', 'client_id', 'jti'];
-
-function decodeSegment(segment: string): Record<string, unknown> | undefined {
-  try {
-    const value: unknown = JSON.parse(Buffer.from(segment, 'base64url').toString('utf8'));
-    return typeof value === 'object' && value !== null && !Array.isArray(value)
-      ? (value as Record<string, unknown>)
-      : undefined;
-  } catch {
-    return undefined;
-  }
-}
 
 /** The `error` member of an OAuth error body, if the body is one. */
 function introspectionError(text: string): string | undefined {
@@ -143,7 +126,11 @@ export class TokenValidationService {
   private readonly acceptCached = (value: unknown): value is CachedOutcome =>
     isCachedOutcome(value, this.options.issuer);
   private readonly basicAuthorization?: string;
-  private assertionKey?: Promise<{ key: VerificationKey | KeyObject; alg: string; kid?: string }>;
+  private assertionKey?: Promise<{
+    key: webcrypto.CryptoKey | KeyObject | Uint8Array;
+    alg: string;
+    kid?: string;
+  }>;
 
   constructor(
     @Inject(OIDC_RESOURCE_RESOLVED_OPTIONS) private readonly options: ResolvedOidcResourceOptions,
@@ -218,12 +205,12 @@ export class TokenValidationService {
     if (format === 'jwt') return this.verifyJwt(token);
     if (format === 'opaque') return this.introspect(token);
     if (JWS_SHAPE.test(token)) {
-      const header = decodeSegment(token.slice(0, token.indexOf('.')));
+      const header = decodeJsonSegment(token.slice(0, token.indexOf('.')));
       // A JSON-object header makes it a JWS (a broken one, without "alg", is refused locally):
       // an AS will not introspect it anyway (oidc-provider: 400 unsupported_token_type).
       if (header) return this.verifyJwt(token);
     } else if (JWE_SHAPE.test(token)) {
-      const header = decodeSegment(token.slice(0, token.indexOf('.')));
+      const header = decodeJsonSegment(token.slice(0, token.indexOf('.')));
       if (header && typeof header.enc === 'string') {
         throw new InvalidTokenError('Encrypted (JWE) access tokens are not supported');
       }
@@ -238,75 +225,82 @@ export class TokenValidationService {
 
   // ---------------------------------------------------------------- JWT (RFC 9068)
 
+  /**
+   * RFC 9068 §4 / RFC 8725: the header (allowed `alg`, no `crit`, `typ`), the signature with the
+   * issuer's key, then the claims. The signature is checked with synchronous `node:crypto`
+   * (see utils/jws.ts for why not jose's WebCrypto path).
+   */
   private async verifyJwt(token: string): Promise<PrincipalSnapshot> {
     const { options } = this;
+    const jws = parseCompactJws(token);
+    if (!jws) throw new InvalidTokenError('The access token is malformed');
+    const { header } = jws;
+    const alg = header.alg;
+    if (typeof alg !== 'string') throw new InvalidTokenError('The access token is malformed');
+    if (!options.algorithms.includes(alg)) {
+      throw new InvalidTokenError(
+        'The access token is signed with an algorithm that is not allowed',
+      );
+    }
+    if (header.crit !== undefined) {
+      // RFC 7515 §4.1.11: extensions this library does not understand must be refused.
+      throw new InvalidTokenError('The access token uses an unsupported JOSE feature');
+    }
+    const kind = normalizeTyp(header.typ);
+    if (header.typ !== undefined && kind === undefined)
+      throw new InvalidTokenError('The access token is malformed');
     const strict = options.requireJwtAccessTokenType;
-    const now = this.clock();
-    let payload: JWTPayload;
-    let typ: unknown;
-    try {
-      const result = await jwtVerify(token, (header) => this.jwks.getKey(header), {
-        issuer: options.issuer,
-        ...(options.audiences ? { audience: options.audiences as string[] } : {}),
-        algorithms: options.algorithms as string[],
-        clockTolerance: options.clockTolerance,
-        currentDate: new Date(now),
-        ...(strict ? { typ: 'at+jwt' } : {}),
-        requiredClaims: strict
-          ? RFC9068_CLAIMS
-          : ['iss', 'exp', ...(options.audiences ? ['aud'] : [])],
-      });
-      payload = result.payload;
-      typ = result.protectedHeader.typ;
-    } catch (error) {
-      throw this.mapJoseError(error);
+    if (strict ? kind !== 'at+jwt' : kind !== undefined && kind !== 'at+jwt' && kind !== 'jwt') {
+      // RFC 9068 §4 (and RFC 8725 §3.11 without explicit typing): keep JWT kinds apart.
+      throw new InvalidTokenError('The access token\'s "typ" claim is not acceptable');
     }
-    if (!strict) {
-      // RFC 8725 §3.11: keep JWT kinds apart even without explicit typing.
-      const kind = normalizeTyp(typ);
-      if (typ !== undefined && kind !== 'at+jwt' && kind !== 'jwt') {
-        throw new InvalidTokenError('The JWT is not an access token (typ)');
-      }
-      if (payload.nonce !== undefined)
-        throw new InvalidTokenError('The JWT is an ID token, not an access token');
+    const key = await this.jwks.getKey({
+      alg,
+      ...(header.kid !== undefined ? { kid: header.kid as string } : {}),
+    });
+    if (!verifyJwsSignature(alg, key, jws.signingInput, jws.signature)) {
+      throw new InvalidTokenError('The access token signature is invalid');
     }
-    if (
-      typeof payload.iat === 'number' &&
-      payload.iat * 1000 > now + options.clockTolerance * 1000
-    ) {
-      throw new InvalidTokenError('The access token was issued in the future (iat)');
-    }
-    return this.snapshot(payload as Record<string, unknown>, 'jwt');
+    const claims = decodeJsonSegment(jws.payloadSegment);
+    if (!claims) throw new InvalidTokenError('The access token is malformed');
+    this.checkJwtClaims(claims, strict);
+    return this.snapshot(claims, 'jwt');
   }
 
-  private mapJoseError(error: unknown): OidcResourceError {
-    if (error instanceof OidcResourceError) return error;
-    if (error instanceof joseErrors.JWTExpired)
-      return new TokenExpiredError('The access token expired', { cause: error });
-    if (error instanceof joseErrors.JWTClaimValidationFailed) {
-      const claim = error.claim.replace(/[^a-z_]/gi, '');
-      return new InvalidTokenError(
-        error.reason === 'missing'
-          ? `The access token lacks the required "${claim}" claim`
-          : `The access token's "${claim}" claim is not acceptable`,
-        { cause: error },
-      );
+  /** RFC 7519 §4.1 and RFC 9068 §2.2: presence, issuer, audience and times. */
+  private checkJwtClaims(claims: Record<string, unknown>, strict: boolean): void {
+    const { options } = this;
+    const required = strict
+      ? RFC9068_CLAIMS
+      : ['iss', 'exp', ...(options.audiences ? ['aud'] : [])];
+    for (const name of required) {
+      if (claims[name] === undefined)
+        throw new InvalidTokenError(`The access token lacks the required "${name}" claim`);
     }
-    if (error instanceof joseErrors.JOSEAlgNotAllowed) {
-      return new InvalidTokenError(
-        'The access token is signed with an algorithm that is not allowed',
-        { cause: error },
-      );
+    const unacceptable = (name: string) =>
+      new InvalidTokenError(`The access token's "${name}" claim is not acceptable`);
+    for (const name of ['exp', 'nbf', 'iat'] as const) {
+      if (claims[name] !== undefined && typeof claims[name] !== 'number') throw unacceptable(name);
     }
-    if (error instanceof joseErrors.JWSSignatureVerificationFailed) {
-      return new InvalidTokenError('The access token signature is invalid', { cause: error });
+    if (claims.iss !== undefined && claims.iss !== options.issuer) throw unacceptable('iss');
+    const audiences = options.audiences;
+    if (audiences) {
+      const aud = audienceList(claims.aud);
+      if (!aud?.some((a) => audiences.includes(a))) throw unacceptable('aud');
     }
-    if (error instanceof joseErrors.JOSENotSupported) {
-      return new InvalidTokenError('The access token uses an unsupported JOSE feature', {
-        cause: error,
-      });
-    }
-    return new InvalidTokenError('The access token is malformed', { cause: error });
+    const now = this.clock();
+    const tolerance = options.clockTolerance * 1000;
+    if (
+      typeof claims.exp === 'number' &&
+      isExpired({ exp: claims.exp * 1000 }, now, options.clockTolerance)
+    )
+      throw new TokenExpiredError('The access token expired');
+    if (typeof claims.nbf === 'number' && claims.nbf * 1000 > now + tolerance)
+      throw unacceptable('nbf');
+    if (typeof claims.iat === 'number' && claims.iat * 1000 > now + tolerance)
+      throw new InvalidTokenError('The access token was issued in the future (iat)');
+    if (!strict && claims.nonce !== undefined)
+      throw new InvalidTokenError('The JWT is an ID token, not an access token');
   }
 
   // ---------------------------------------------------------------- Introspection (RFC 7662)

@@ -1,0 +1,182 @@
+import { constants, generateKeyPairSync, sign, type JsonWebKey, type KeyObject } from 'node:crypto';
+import { CompactSign, importJWK } from 'jose';
+import {
+  importPublicJwk,
+  parseCompactJws,
+  SUPPORTED_JWS_ALGORITHMS,
+  UnusableKeyError,
+  verifyJwsSignature,
+} from './jws.js';
+
+interface Pair {
+  privateKey: KeyObject;
+  publicKey: KeyObject;
+}
+
+const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
+const pairs: Record<string, Pair> = {
+  rsa,
+  'P-256': generateKeyPairSync('ec', { namedCurve: 'P-256' }),
+  'P-384': generateKeyPairSync('ec', { namedCurve: 'P-384' }),
+  'P-521': generateKeyPairSync('ec', { namedCurve: 'P-521' }),
+  ed25519: generateKeyPairSync('ed25519'),
+};
+const keyFor: Record<string, Pair> = {
+  RS256: rsa,
+  RS384: rsa,
+  RS512: rsa,
+  PS256: rsa,
+  PS384: rsa,
+  PS512: rsa,
+  ES256: pairs['P-256']!,
+  ES384: pairs['P-384']!,
+  ES512: pairs['P-521']!,
+  EdDSA: pairs.ed25519!,
+  Ed25519: pairs.ed25519!,
+};
+const jwkOf = (key: KeyObject) => key.export({ format: 'jwk' });
+
+/** A compact JWS signed by jose, the reference implementation. */
+async function joseSigned(alg: string, payload = '{"sub":"alice"}'): Promise<string> {
+  return new CompactSign(new TextEncoder().encode(payload))
+    .setProtectedHeader({ alg })
+    .sign(keyFor[alg]!.privateKey);
+}
+
+function check(token: string, alg: string, key: KeyObject): boolean {
+  const jws = parseCompactJws(token)!;
+  return verifyJwsSignature(alg, key, jws.signingInput, jws.signature);
+}
+
+describe('verifyJwsSignature (node:crypto) against jose-signed tokens', () => {
+  it('covers every asymmetric JWS algorithm, and no other', () => {
+    expect([...SUPPORTED_JWS_ALGORITHMS].sort()).toEqual(Object.keys(keyFor).sort());
+  });
+
+  it.each(Object.keys(keyFor))('%s: a genuine signature verifies', async (alg) => {
+    const key = importPublicJwk(jwkOf(keyFor[alg]!.publicKey), alg);
+    expect(check(await joseSigned(alg), alg, key)).toBe(true);
+  });
+
+  it.each(Object.keys(keyFor))('%s: a changed payload or signature does not', async (alg) => {
+    const key = importPublicJwk(jwkOf(keyFor[alg]!.publicKey), alg);
+    const [h, p, s] = (await joseSigned(alg)).split('.') as [string, string, string];
+    const otherPayload = Buffer.from('{"sub":"mallory"}').toString('base64url');
+    expect(check(`${h}.${otherPayload}.${s}`, alg, key)).toBe(false);
+    const sig = Buffer.from(s, 'base64url');
+    sig[sig.length >> 1]! ^= 1;
+    expect(check(`${h}.${p}.${sig.toString('base64url')}`, alg, key)).toBe(false);
+  });
+
+  it('refuses a signature made with another key of the same type', async () => {
+    const other = generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey;
+    expect(check(await joseSigned('RS256'), 'RS256', other)).toBe(false);
+  });
+
+  it('keeps RSA PKCS#1 v1.5 and PSS apart', async () => {
+    const key = importPublicJwk(jwkOf(rsa.publicKey), 'RS256');
+    const ps = await joseSigned('PS256');
+    const jws = parseCompactJws(ps)!;
+    expect(verifyJwsSignature('RS256', key, jws.signingInput, jws.signature)).toBe(false);
+    expect(verifyJwsSignature('PS256', key, jws.signingInput, jws.signature)).toBe(true);
+  });
+
+  it('refuses ECDSA signatures in DER form or of the wrong length (RFC 7518 §3.4)', () => {
+    const key = pairs['P-256']!.publicKey;
+    const input = `${Buffer.from('{"alg":"ES256"}').toString('base64url')}.e30`;
+    const der = sign('sha256', Buffer.from(input), pairs['P-256']!.privateKey);
+    expect(verifyJwsSignature('ES256', key, input, der)).toBe(false);
+    const raw = sign('sha256', Buffer.from(input), {
+      key: pairs['P-256']!.privateKey,
+      dsaEncoding: 'ieee-p1363',
+    });
+    expect(verifyJwsSignature('ES256', key, input, raw)).toBe(true);
+    expect(verifyJwsSignature('ES256', key, input, Buffer.concat([raw, Buffer.alloc(1)]))).toBe(
+      false,
+    );
+  });
+
+  it('never verifies with a key of the wrong type, a private key, or an unknown algorithm', async () => {
+    const token = await joseSigned('ES256');
+    const jws = parseCompactJws(token)!;
+    expect(verifyJwsSignature('ES256', rsa.publicKey, jws.signingInput, jws.signature)).toBe(false);
+    expect(
+      verifyJwsSignature('ES256', pairs['P-256']!.privateKey, jws.signingInput, jws.signature),
+    ).toBe(false);
+    expect(
+      verifyJwsSignature('ES384', pairs['P-256']!.publicKey, jws.signingInput, jws.signature),
+    ).toBe(false);
+    for (const alg of ['none', 'HS256', 'RS1', 'ES256K', ''])
+      expect(
+        verifyJwsSignature(alg, pairs['P-256']!.publicKey, jws.signingInput, jws.signature),
+      ).toBe(false);
+  });
+
+  it('matches RSA-PSS with the salt length of the digest, as jose signs it', async () => {
+    const input = 'eyJhbGciOiJQUzI1NiJ9.e30';
+    const key = rsa.publicKey;
+    const shortSalt = sign('sha256', Buffer.from(input), {
+      key: rsa.privateKey,
+      padding: constants.RSA_PKCS1_PSS_PADDING,
+      saltLength: 0,
+    });
+    expect(verifyJwsSignature('PS256', key, input, shortSalt)).toBe(false);
+  });
+});
+
+describe('importPublicJwk', () => {
+  it('imports what jose imports, for each algorithm', async () => {
+    for (const alg of Object.keys(keyFor)) {
+      const jwk = { ...jwkOf(keyFor[alg]!.publicKey), kid: 'k', use: 'sig', alg };
+      const ours = importPublicJwk(jwk, alg);
+      await expect(importJWK(jwk, alg)).resolves.toBeDefined();
+      expect(ours.type).toBe('public');
+    }
+  });
+
+  it('refuses RSA keys under 2048 bits (RFC 7518 §3.3)', () => {
+    const small = generateKeyPairSync('rsa', { modulusLength: 1024 }).publicKey;
+    expect(() => importPublicJwk(jwkOf(small), 'RS256')).toThrow(UnusableKeyError);
+    expect(() => importPublicJwk(jwkOf(small), 'RS256')).toThrow(/2048/);
+  });
+
+  it('refuses a key whose type or curve does not suit the algorithm', () => {
+    expect(() => importPublicJwk(jwkOf(pairs['P-256']!.publicKey), 'ES384')).toThrow(/curve/);
+    expect(() => importPublicJwk(jwkOf(pairs['P-256']!.publicKey), 'RS256')).toThrow(/type/);
+    expect(() => importPublicJwk(jwkOf(rsa.publicKey), 'EdDSA')).toThrow(/type/);
+  });
+
+  it('refuses unsupported algorithms and broken JWKs with a typed error', () => {
+    expect(() => importPublicJwk(jwkOf(rsa.publicKey), 'HS256')).toThrow(UnusableKeyError);
+    const broken: JsonWebKey = { kty: 'RSA', n: '!!', e: 'AQAB' };
+    expect(() => importPublicJwk(broken, 'RS256')).toThrow(UnusableKeyError);
+    expect(() => importPublicJwk({ kty: 'EC', crv: 'P-256', x: 'AA', y: 'AA' }, 'ES256')).toThrow(
+      UnusableKeyError,
+    );
+  });
+});
+
+describe('parseCompactJws', () => {
+  const header = Buffer.from('{"alg":"RS256"}').toString('base64url');
+
+  it('splits a compact JWS and keeps the signing input exactly as sent', () => {
+    const jws = parseCompactJws(`${header}.e30.AQID`)!;
+    expect(jws.header).toEqual({ alg: 'RS256' });
+    expect(jws.payloadSegment).toBe('e30');
+    expect(jws.signingInput).toBe(`${header}.e30`);
+    expect([...jws.signature]).toEqual([1, 2, 3]);
+  });
+
+  it.each([
+    ['an empty signature (alg none style)', `${header}.e30.`],
+    ['an empty payload', `${header}..AQID`],
+    ['four segments', `${header}.e30.AQID.AQID`],
+    ['characters outside base64url', `${header}.e30.AQ+D`],
+    ['padding', `${header}.e30.AQI=`],
+    ['a header that is not JSON', 'bm90LWpzb24.e30.AQID'],
+    ['a header that is an array', `${Buffer.from('[1]').toString('base64url')}.e30.AQID`],
+    ['a header that is null', `${Buffer.from('null').toString('base64url')}.e30.AQID`],
+  ])('returns undefined for %s', (_what, token) => {
+    expect(parseCompactJws(token)).toBeUndefined();
+  });
+});
