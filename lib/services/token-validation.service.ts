@@ -161,7 +161,9 @@ export class TokenValidationService {
       throw new InvalidTokenError('The access token is too long');
     }
     const key = TokenCacheService.keyFor('token', token);
+    // A memory hit is read synchronously: no await before the answer on the hot path.
     const outcome =
+      this.cache.peek<CachedOutcome>(key) ??
       (await this.cache.get(key, this.acceptCached)) ??
       (await this.flight.run(key, () => this.validateAndCache(token, key)));
     if (!outcome.ok) throw this.errorFor(outcome.code, outcome.message);
