@@ -17,8 +17,8 @@
  * - `BENCH_CONNECTIONS` autocannon connections [10];
  * - `BENCH_SLICES` slices each measurement is cut into, alternating with baseline slices [4; `--ci` 2];
  * - `BENCH_ONLY` comma-separated targets (`nest-express,nest-fastify,express-peer`);
- * - `BENCH_SCENARIOS` comma-separated scenarios besides the baseline (`jwt-hit,opaque-hit,jwt-distinct,
- *   opaque-distinct`), e.g. to profile one;
+ * - `BENCH_SCENARIOS` comma-separated scenarios besides the baseline (`noop-guard,jwt-hit,opaque-hit,
+ *   jwt-distinct,opaque-distinct`), e.g. to profile one;
  * - `BENCH_CPU_PROF=1` runs the server children with `--cpu-prof` (profiles in bench/results/profiles/;
  *   summarise one with `node dist-bench/bench/profile-summary.js <file>`).
  *
@@ -103,6 +103,7 @@ function selected<T extends string>(name: string, all: readonly T[]): T[] {
 }
 const ALL_TARGETS: readonly TargetName[] = ['nest-express', 'nest-fastify', 'express-peer'];
 const SCENARIO_IDS: readonly ScenarioId[] = [
+  'noop-guard',
   'jwt-hit',
   'opaque-hit',
   'jwt-distinct',
@@ -302,7 +303,7 @@ interface Scenario {
   number: string;
   id: ScenarioId;
   label: string;
-  path: '/baseline' | '/protected';
+  path: '/baseline' | '/noop-guard' | '/protected';
   tokens: string[];
   warmupTokens: string[];
   distinct: boolean;
@@ -345,6 +346,17 @@ function scenariosFor(target: TargetName, t: Tokens): Scenario[] {
   }
   return [
     base('1'),
+    {
+      // Not one of issue #8's scenarios: the framework's own cost of running any guard, the
+      // ceiling for every guarded scenario's ratio.
+      number: '1',
+      id: 'noop-guard',
+      label: 'a guard that does nothing (reference)',
+      path: '/noop-guard',
+      tokens: [t.jwt],
+      warmupTokens: [t.jwt],
+      distinct: false,
+    },
     {
       number: '2',
       id: 'jwt-hit',

@@ -5,15 +5,23 @@
  * port, answers `memory` and `cpu` requests, and exits on `stop` (cleanly, so `--cpu-prof` writes its
  * profile).
  *
- * Every target serves the same two routes with the same handler (`{ ok: true }` as JSON):
- * `GET /baseline` without authentication and `GET /protected` behind the authentication under
- * test: our `OidcAuthGuard` (Nest on Express or Fastify), or Auth0's `express-oauth2-jwt-bearer`
- * middleware (plain Express 5, the peer).
+ * Every target serves the same routes with the same handler (`{ ok: true }` as JSON):
+ * `GET /baseline` without authentication, `GET /noop-guard` (Nest only) behind a guard that
+ * always allows, and `GET /protected` behind the authentication under test: our
+ * `OidcAuthGuard` (Nest on Express or Fastify), or Auth0's `express-oauth2-jwt-bearer` middleware
+ * (plain Express 5, the peer).
  */
 import 'reflect-metadata';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
-import { Controller, Get, Module, UseGuards, type INestApplication } from '@nestjs/common';
+import {
+  Controller,
+  Get,
+  Module,
+  UseGuards,
+  type CanActivate,
+  type INestApplication,
+} from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
 import express, { type ErrorRequestHandler } from 'express';
@@ -23,6 +31,22 @@ import type { FromServer, ServerConfig, ToServer } from './protocol.js';
 
 @Controller('baseline')
 class BaselineController {
+  @Get()
+  get() {
+    return { ok: true };
+  }
+}
+
+/** The reference: Nest's own cost of running a guard (context, call, result check). */
+class NoopGuard implements CanActivate {
+  canActivate(): boolean {
+    return true;
+  }
+}
+
+@UseGuards(NoopGuard)
+@Controller('noop-guard')
+class NoopGuardController {
   @Get()
   get() {
     return { ok: true };
@@ -51,7 +75,7 @@ async function startNest(
         global: false,
       }),
     ],
-    controllers: [BaselineController, ProtectedController],
+    controllers: [BaselineController, NoopGuardController, ProtectedController],
   })
   class BenchModule {}
 

@@ -104,9 +104,10 @@ export class OidcAuthGuard extends AuthGuard(OIDC_BEARER_STRATEGY) implements Ca
         `nestjs-oidc-resource does not authenticate "${type}" contexts yet; mark the handler @Public() or protect it another way`,
       );
     }
-    const http = context.switchToHttp();
-    const request = http.getRequest<GuardRequest>();
-    const response = http.getResponse<unknown>();
+    // getArgByIndex rather than switchToHttp(), which assigns three new closures to the context
+    // on every call.
+    const request = context.getArgByIndex<GuardRequest>(0);
+    const response = context.getArgByIndex<unknown>(1);
     const raw = (request.raw ?? request) as IncomingMessage;
     const extraction = extractToken(raw, request.body, this.moduleOptions.allowQueryToken);
 
@@ -154,6 +155,11 @@ export class OidcAuthGuard extends AuthGuard(OIDC_BEARER_STRATEGY) implements Ca
     const view = (context as ViewCarrier)[PASSPORT_VIEW];
     if (!view) throw new TokenMissingError();
     return view;
+  }
+
+  /** @nestjs/passport hook: the HTTP response (see canActivate on switchToHttp). */
+  getResponse(context: ExecutionContext): unknown {
+    return context.getArgByIndex<unknown>(1);
   }
 
   /** passport's verdict: the strategy's error is rethrown as is (it is an OidcResourceError). */
