@@ -21,7 +21,7 @@ export interface Row {
   load: LoadResult;
   /** The same target's baseline, measured in slices alternating with this scenario's. */
   pairedBaseline: LoadResult;
-  /** load.rps / pairedBaseline.rps. */
+  /** Median over the slices of (slice rate / rate of the baseline slice just before it). */
   ratio: number;
   /** Calls that reached the authorization server (`POST /token/introspection`, `GET /jwks`). */
   authorizationServer: {
@@ -317,7 +317,7 @@ export function markdownReport(input: {
       `Repeated-token runs last ${settings.duration} s after a ${settings.warmup} s warm-up; ` +
       `distinct-token runs send each of ${settings.distinctTokens} fresh tokens exactly once, after other fresh tokens as warm-up. ` +
       `Each run is cut into ${settings.slices} slices that alternate with slices of the same app's unauthenticated route, ` +
-      `and the ratio divides by those baseline slices, so that background load on the shared machine weighs on both sides alike; ` +
+      `and the ratio is the median, over the slices, of each slice's rate divided by the rate of the baseline slice just before it, so that a burst of background load on the shared machine weighs on both sides of one pair and moves one pair of many; ` +
       `the baseline row merges all of an app's baseline slices. ` +
       `The row "a guard that does nothing" is a reference, not one of the issue's scenarios: it is what NestJS itself spends on running any guard (execution context, call, result check), so no guarded row can keep a higher ratio. ` +
       `CPU µs/req is the server process's CPU time (user + system, all threads) per 2xx response, the figure least disturbed by other load. Raw figures: \`${input.resultsFile}\`.`,

@@ -15,7 +15,7 @@
  * - `BENCH_WARMUP_TOKENS` other distinct JWTs sent first, as warm-up [300; `--ci` 50]; a third as
  *   many opaque tokens (each costs a real introspection);
  * - `BENCH_CONNECTIONS` autocannon connections [10];
- * - `BENCH_SLICES` slices each measurement is cut into, alternating with baseline slices [4; `--ci` 2];
+ * - `BENCH_SLICES` slices each measurement is cut into, alternating with baseline slices [8; `--ci` 2];
  * - `BENCH_ONLY` comma-separated targets (`nest-express,nest-fastify,express-peer`);
  * - `BENCH_SCENARIOS` comma-separated scenarios besides the baseline (`noop-guard,jwt-hit,opaque-hit,
  *   jwt-distinct,opaque-distinct`), e.g. to profile one;
@@ -23,9 +23,10 @@
  *   summarise one with `node dist-bench/bench/profile-summary.js <file>`).
  *
  * Noise: the machine is shared, so a scenario and its baseline are measured in alternating slices
- * (baseline, scenario, baseline, scenario, …) and each ratio divides by the baseline slices taken
- * around that scenario; a burst of background load then hits both sides of the ratio alike. The
- * baseline row shows all of a target's baseline slices merged.
+ * (baseline, scenario, baseline, scenario, …), and each ratio is the median over the slices of
+ * the slice's rate divided by the rate of the baseline slice just before it; a burst of background
+ * load then hits both sides of one pair alike, and moves one pair of many. The baseline row shows
+ * all of a target's baseline slices merged.
  *
  * A full run writes bench/results/<date>.json and latest.json, and the table into README.md's
  * `## Benchmarks` section (bench/RESULTS.md while README.md has no such section). `--ci` writes
@@ -88,7 +89,7 @@ const settings: Settings = {
   distinctTokens: Math.round(num('BENCH_TOKENS', ci ? 200 : 2000)),
   warmupTokens: Math.round(num('BENCH_WARMUP_TOKENS', ci ? 50 : 300)),
   connections: Math.round(num('BENCH_CONNECTIONS', 10)),
-  slices: Math.round(num('BENCH_SLICES', ci ? 2 : 4)),
+  slices: Math.round(num('BENCH_SLICES', ci ? 2 : 8)),
   layout:
     'Server under test, load generator (autocannon) and authorization server (oidc-provider) run in three separate processes on the same machine;',
 };
@@ -411,6 +412,29 @@ function percentile(sorted: Float64Array, p: number): number {
 }
 
 /** Merges slices: requests/s over the summed elapsed time, percentiles over every latency. */
+/** 2xx responses per second of one slice. */
+function sliceRate(slice: SliceResult): number {
+  return slice.elapsed > 0 ? slice.latencies.length / slice.elapsed : 0;
+}
+
+/**
+ * The median, over the slices, of each slice's rate divided by the rate of the baseline slice
+ * run just before it: a burst of background load that hits one pair moves one ratio of many,
+ * not the whole figure (a ratio of summed rates would take the burst in whole).
+ */
+function pairedRatio(measured: SliceResult[], paired: SliceResult[]): number {
+  const ratios = measured
+    .map((slice, k) => {
+      const base = paired[k] === undefined ? 0 : sliceRate(paired[k]);
+      return base > 0 ? sliceRate(slice) / base : Number.NaN;
+    })
+    .filter((r) => Number.isFinite(r))
+    .sort((a, b) => a - b);
+  if (ratios.length === 0) return 0;
+  const mid = ratios.length >> 1;
+  return ratios.length % 2 === 1 ? ratios[mid]! : (ratios[mid - 1]! + ratios[mid]!) / 2;
+}
+
 function summarize(slices: SliceResult[]): LoadResult {
   const statuses: Record<string, number> = {};
   let responses = 0;
@@ -543,7 +567,7 @@ async function runTarget(
         tokens: s.distinct ? s.tokens.length : 1,
         load: result,
         pairedBaseline,
-        ratio: pairedBaseline.rps > 0 ? result.rps / pairedBaseline.rps : 0,
+        ratio: pairedRatio(measured, paired),
         authorizationServer: { warmup, measured: calls },
         server: { rss: mem.rss, heapUsed: mem.heapUsed },
       });
