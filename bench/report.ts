@@ -316,7 +316,7 @@ export function markdownReport(input: {
     `${settings.layout} ${settings.connections} connections. ` +
       `Repeated-token runs last ${settings.duration} s after a ${settings.warmup} s warm-up; ` +
       `distinct-token runs send each of ${settings.distinctTokens} fresh tokens exactly once, after other fresh tokens as warm-up. ` +
-      `Each run is cut into ${settings.slices} slices that alternate with slices of the same app's unauthenticated route, ` +
+      `Each run is cut into ${settings.slices} slices (a distinct-token run into slices of at least 1,000 tokens) that alternate with slices of the same app's unauthenticated route, ` +
       `and the ratio is the median, over the slices, of each slice's rate divided by the rate of the baseline slice just before it, so that a burst of background load on the shared machine weighs on both sides of one pair and moves one pair of many; ` +
       `the baseline row merges all of an app's baseline slices. ` +
       `The row "a guard that does nothing" is a reference, not one of the issue's scenarios: it is what NestJS itself spends on running any guard (execution context, call, result check), so no guarded row can keep a higher ratio. ` +

@@ -16,6 +16,7 @@
  *   many opaque tokens (each costs a real introspection);
  * - `BENCH_CONNECTIONS` autocannon connections [10];
  * - `BENCH_SLICES` slices each measurement is cut into, alternating with baseline slices [8; `--ci` 2];
+ *   a distinct-token run is cut into slices of at least 1 000 tokens (2 000 tokens: 2 slices);
  * - `BENCH_ONLY` comma-separated targets (`nest-express,nest-fastify,express-peer`);
  * - `BENCH_SCENARIOS` comma-separated scenarios besides the baseline (`noop-guard,jwt-hit,opaque-hit,
  *   jwt-distinct,opaque-distinct`), e.g. to profile one;
@@ -115,6 +116,9 @@ const onlyScenarios = selected('BENCH_SCENARIOS', SCENARIO_IDS);
 const cpuProf = process.env.BENCH_CPU_PROF === '1';
 const partial =
   cpuProf || targets.length < ALL_TARGETS.length || onlyScenarios.length < SCENARIO_IDS.length;
+
+/** Fewest fresh tokens per distinct-token slice (see runTarget). */
+const MIN_DISTINCT_CHUNK = 1000;
 
 /** Children started by this run, stopped on the way out whatever happens. */
 const children = new Set<ChildProcess>();
@@ -540,8 +544,14 @@ async function runTarget(
       const paired: SliceResult[] = [];
       if (s.distinct) {
         // Each chunk of fresh tokens is sent once; a short baseline slice precedes each chunk.
-        const baseSeconds = Math.max(0.5, settings.duration / (2 * settings.slices));
-        for (const chunk of chunks(s.tokens, settings.slices)) {
+        // A chunk holds at least MIN_DISTINCT_CHUNK tokens: smaller ones last a fraction of a
+        // second, and their figure is mostly connection set-up and load-generator start.
+        const count = Math.max(
+          1,
+          Math.min(settings.slices, Math.floor(s.tokens.length / MIN_DISTINCT_CHUNK)),
+        );
+        const baseSeconds = Math.max(0.5, settings.duration / (2 * count));
+        for (const chunk of chunks(s.tokens, count)) {
           paired.push(await baselineSlice(baseSeconds));
           measured.push(await measure({ url, duration: 0, tokens: chunk, distinct: true }));
         }
