@@ -120,13 +120,21 @@ export function evaluateGoals(rows: Row[]): Goal[] {
     });
   }
 
+  // The peer runs on Express, so the like-for-like comparison is ours on Express: a ratio is
+  // relative to its own framework's baseline, and Fastify's is several times cheaper, so the same
+  // microseconds per token weigh several times more there. Fastify's figure is shown, not judged.
   const peer = find('express-peer', 'jwt-distinct');
-  const distinct = nestTargets.map((t) => find(t, 'jwt-distinct')).filter((r) => r !== undefined);
-  if (peer && distinct.length > 0) {
+  const ours = find('nest-express', 'jwt-distinct');
+  const fastify = find('nest-fastify', 'jwt-distinct');
+  if (peer && ours) {
     goals.push({
-      name: "distinct JWTs (4): our ratio beats the peer's on the same tokens",
-      met: distinct.every((r) => r.ratio > peer.ratio),
-      detail: `${distinct.map((r) => `${TARGET_LABEL[r.target]} ${fmt.ratio(r.ratio)}`).join(', ')} vs express-oauth2-jwt-bearer ${fmt.ratio(peer.ratio)}`,
+      name: "distinct JWTs (4): our ratio beats the peer's on the same tokens (both on Express)",
+      met: ours.ratio > peer.ratio,
+      detail:
+        `${TARGET_LABEL[ours.target]} ${fmt.ratio(ours.ratio)} vs express-oauth2-jwt-bearer ${fmt.ratio(peer.ratio)}` +
+        (fastify
+          ? ` (${TARGET_LABEL[fastify.target]}, for information: ${fmt.ratio(fastify.ratio)})`
+          : ''),
     });
   }
 
