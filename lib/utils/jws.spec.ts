@@ -1,5 +1,6 @@
 import { constants, generateKeyPairSync, sign, type JsonWebKey, type KeyObject } from 'node:crypto';
 import { CompactSign, importJWK } from 'jose';
+import { SUPPORTED_ALGORITHMS } from '../oidc-resource.constants.js';
 import {
   importPublicJwk,
   parseCompactJws,
@@ -51,6 +52,10 @@ function check(token: string, alg: string, key: KeyObject): boolean {
 describe('verifyJwsSignature (node:crypto) against jose-signed tokens', () => {
   it('covers every asymmetric JWS algorithm, and no other', () => {
     expect([...SUPPORTED_JWS_ALGORITHMS].sort()).toEqual(Object.keys(keyFor).sort());
+  });
+
+  it('verifies exactly the algorithms the `algorithms` option accepts', () => {
+    expect([...SUPPORTED_JWS_ALGORITHMS].sort()).toEqual([...SUPPORTED_ALGORITHMS].sort());
   });
 
   it.each(Object.keys(keyFor))('%s: a genuine signature verifies', async (alg) => {
