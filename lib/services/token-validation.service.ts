@@ -254,7 +254,9 @@ export class TokenValidationService {
     const strict = options.requireJwtAccessTokenType;
     if (strict ? kind !== 'at+jwt' : kind !== undefined && kind !== 'at+jwt' && kind !== 'jwt') {
       // RFC 9068 §4 (and RFC 8725 §3.11 without explicit typing): keep JWT kinds apart.
-      throw new InvalidTokenError('The access token\'s "typ" claim is not acceptable');
+      throw new InvalidTokenError(
+        'The access token\'s "typ" header is not acceptable (RFC 9068 §4)',
+      );
     }
     const key = await this.jwks.getKey({
       alg,
