@@ -235,7 +235,15 @@ export class TokenValidationService {
   private async verifyJwt(token: string): Promise<PrincipalSnapshot> {
     const { options } = this;
     const jws = parseCompactJws(token);
-    if (!jws) throw new InvalidTokenError('The access token is malformed');
+    if (!jws) {
+      // An unsecured JWT (alg "none", empty signature) is named as such: the usual forgery.
+      const alg = decodeJsonSegment(token.slice(0, Math.max(0, token.indexOf('.'))))?.alg;
+      throw new InvalidTokenError(
+        typeof alg === 'string' && !options.algorithms.includes(alg)
+          ? 'The access token is signed with an algorithm that is not allowed'
+          : 'The access token is malformed',
+      );
+    }
     const { header } = jws;
     const alg = header.alg;
     if (typeof alg !== 'string') throw new InvalidTokenError('The access token is malformed');

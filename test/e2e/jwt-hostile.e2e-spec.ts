@@ -227,6 +227,21 @@ it('an expired token says so in error_description, still as invalid_token', asyn
   expect(challenge).toMatch(/error_description="[^"]*expired[^"]*"/i);
 });
 
+it.each(['none', 'nOnE'])(
+  'an unsecured JWT (alg %s, empty signature) is named as a refused algorithm in error_description',
+  async (alg) => {
+    const { challenge } = await call(algNoneToken(as, alg));
+    expect(challenge).toContain('error="invalid_token"');
+    expect(challenge).toMatch(/error_description="[^"]*algorithm that is not allowed[^"]*"/);
+  },
+);
+
+it('a JWS-shaped token whose header has no alg is called malformed', async () => {
+  const header = Buffer.from('{"typ":"at+jwt"}').toString('base64url');
+  const { challenge } = await call(`${header}.e30.`);
+  expect(challenge).toMatch(/error_description="The access token is malformed"/);
+});
+
 it('a flood of unknown kids is answered 401 and costs the AS at most one JWKS fetch', async () => {
   as.resetHits();
   const results = await Promise.all(
