@@ -140,8 +140,18 @@ export class TokenCacheService implements OnModuleDestroy {
     logicalKey: string,
     accept?: (value: unknown) => value is T,
   ): Promise<T | undefined> {
-    const local = this.peek<T>(logicalKey);
-    if (local !== undefined || !this.shared) return local;
+    return this.peek<T>(logicalKey) ?? this.getShared(logicalKey, accept);
+  }
+
+  /**
+   * Reads an entry from the shared stores only (`undefined` without any), and copies a hit into
+   * memory: for callers that have already peeked at memory.
+   */
+  async getShared<T>(
+    logicalKey: string,
+    accept?: (value: unknown) => value is T,
+  ): Promise<T | undefined> {
+    if (!this.shared) return undefined;
     const key = this.stored(logicalKey);
     const now = this.clock();
     const remote = await this.bounded('read', this.shared.get<Envelope<T>>(key));

@@ -164,7 +164,7 @@ export class TokenValidationService {
     // A memory hit is read synchronously: no await before the answer on the hot path.
     const outcome =
       this.cache.peek<CachedOutcome>(key) ??
-      (await this.cache.get(key, this.acceptCached)) ??
+      (await this.cache.getShared(key, this.acceptCached)) ??
       (await this.flight.run(key, () => this.validateAndCache(token, key)));
     if (!outcome.ok) throw this.errorFor(outcome.code, outcome.message);
     if (isExpired(outcome.principal, this.clock(), this.options.clockTolerance)) {
@@ -210,7 +210,7 @@ export class TokenValidationService {
       const header = decodeJsonSegment(token.slice(0, token.indexOf('.')));
       // A JSON-object header makes it a JWS (a broken one, without "alg", is refused locally):
       // an AS will not introspect it anyway (oidc-provider: 400 unsupported_token_type).
-      if (header) return this.verifyJwt(token);
+      if (header) return this.verifyJwt(token, header);
     } else if (JWE_SHAPE.test(token)) {
       const header = decodeJsonSegment(token.slice(0, token.indexOf('.')));
       if (header && typeof header.enc === 'string') {
@@ -232,12 +232,17 @@ export class TokenValidationService {
    * issuer's key, then the claims. The signature is checked with synchronous `node:crypto`
    * (see utils/jws.ts for why not jose's WebCrypto path).
    */
-  private async verifyJwt(token: string): Promise<PrincipalSnapshot> {
+  private async verifyJwt(
+    token: string,
+    decodedHeader?: Record<string, unknown>,
+  ): Promise<PrincipalSnapshot> {
     const { options } = this;
-    const jws = parseCompactJws(token);
+    const jws = parseCompactJws(token, decodedHeader);
     if (!jws) {
       // An unsecured JWT (alg "none", empty signature) is named as such: the usual forgery.
-      const alg = decodeJsonSegment(token.slice(0, Math.max(0, token.indexOf('.'))))?.alg;
+      const alg = (
+        decodedHeader ?? decodeJsonSegment(token.slice(0, Math.max(0, token.indexOf('.'))))
+      )?.alg;
       throw new InvalidTokenError(
         typeof alg === 'string' && !options.algorithms.includes(alg)
           ? 'The access token is signed with an algorithm that is not allowed'

@@ -132,11 +132,17 @@ export function decodeJsonSegment(segment: string): Record<string, unknown> | un
   }
 }
 
-/** Splits and decodes a compact JWS with a non-empty payload and signature, or `undefined`. */
-export function parseCompactJws(token: string): CompactJws | undefined {
+/**
+ * Splits and decodes a compact JWS with a non-empty payload and signature, or `undefined`.
+ * `decodedHeader` is the first segment already decoded by the caller, so it is not decoded twice.
+ */
+export function parseCompactJws(
+  token: string,
+  decodedHeader?: Record<string, unknown>,
+): CompactJws | undefined {
   const match = COMPACT_JWS.exec(token);
   if (!match) return undefined;
-  const header = decodeJsonSegment(match[1]!);
+  const header = decodedHeader ?? decodeJsonSegment(match[1]!);
   if (!header) return undefined;
   return {
     header,
