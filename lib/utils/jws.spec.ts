@@ -1,13 +1,7 @@
 import { constants, generateKeyPairSync, sign, type JsonWebKey, type KeyObject } from 'node:crypto';
 import { CompactSign, importJWK } from 'jose';
 import { SUPPORTED_ALGORITHMS } from '../oidc-resource.constants.js';
-import {
-  importPublicJwk,
-  parseCompactJws,
-  SUPPORTED_JWS_ALGORITHMS,
-  UnusableKeyError,
-  verifyJwsSignature,
-} from './jws.js';
+import { importPublicJwk, parseCompactJws, UnusableKeyError, verifyJwsSignature } from './jws.js';
 
 interface Pair {
   privateKey: KeyObject;
@@ -50,12 +44,8 @@ function check(token: string, alg: string, key: KeyObject): boolean {
 }
 
 describe('verifyJwsSignature (node:crypto) against jose-signed tokens', () => {
-  it('covers every asymmetric JWS algorithm, and no other', () => {
-    expect([...SUPPORTED_JWS_ALGORITHMS].sort()).toEqual(Object.keys(keyFor).sort());
-  });
-
-  it('verifies exactly the algorithms the `algorithms` option accepts', () => {
-    expect([...SUPPORTED_JWS_ALGORITHMS].sort()).toEqual([...SUPPORTED_ALGORITHMS].sort());
+  it('is tried below on exactly the algorithms the `algorithms` option accepts', () => {
+    expect(Object.keys(keyFor).sort()).toEqual([...SUPPORTED_ALGORITHMS].sort());
   });
 
   it.each(Object.keys(keyFor))('%s: a genuine signature verifies', async (alg) => {

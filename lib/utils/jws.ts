@@ -39,9 +39,6 @@ const SPECS: Readonly<Record<string, AlgorithmSpec>> = {
   Ed25519: { digest: null, keyType: 'ed25519' },
 };
 
-/** The asymmetric JWS algorithms this library can verify. */
-export const SUPPORTED_JWS_ALGORITHMS: readonly string[] = Object.freeze(Object.keys(SPECS));
-
 /** RFC 7518 §3.3/§3.5: RSA keys of fewer bits must not be used. */
 export const MIN_RSA_MODULUS_BITS = 2048;
 
