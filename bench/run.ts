@@ -29,9 +29,10 @@
  * load then hits both sides of one pair alike, and moves one pair of many. The baseline row shows
  * all of a target's baseline slices merged.
  *
- * A full run writes bench/results/<date>.json and latest.json, and the table into README.md's
- * `## Benchmarks` section (bench/RESULTS.md while README.md has no such section). `--ci` writes
- * bench/results/ci.tmp.json only, a filtered or profiled run bench/results/partial.tmp.json. The exit code is non-zero on functional failures only (non-2xx
+ * A full run writes bench/results/<date>.json and latest.json, and the table into the generated
+ * section of docs/benchmarks.md (`npm run bench:report` redraws it from latest.json alone).
+ * `--ci` writes bench/results/ci.tmp.json only, a filtered or profiled run
+ * bench/results/partial.tmp.json. The exit code is non-zero on functional failures only (non-2xx
  * answers, socket errors, an introspection count that is not one per token), never on a time figure.
  */
 import { fork, type ChildProcess } from 'node:child_process';
@@ -62,8 +63,7 @@ import {
   evaluateGoals,
   failures,
   markdownReport,
-  writeReadmeSection,
-  writeResultsMarkdown,
+  writeGeneratedSection,
   type Machine,
   type Row,
   type ScenarioId,
@@ -697,7 +697,7 @@ async function main(): Promise<void> {
     const file = join(resultsDir, ci ? 'ci.tmp.json' : 'partial.tmp.json');
     writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
     log(
-      `results: ${relative(root, file)} (${ci ? 'ci mode' : 'filtered or profiled run'}: README.md and bench/results/latest.json untouched)`,
+      `results: ${relative(root, file)} (${ci ? 'ci mode' : 'filtered or profiled run'}: docs/benchmarks.md and bench/results/latest.json untouched)`,
     );
   } else {
     const dated = join(resultsDir, `${info.date.slice(0, 10)}.json`);
@@ -711,16 +711,8 @@ async function main(): Promise<void> {
       cacheMemory,
       resultsFile: relative(root, dated),
     });
-    if (await writeReadmeSection(join(root, 'README.md'), block)) {
-      log(
-        `results: ${relative(root, dated)}, bench/results/latest.json, README.md (## Benchmarks)`,
-      );
-    } else {
-      await writeResultsMarkdown(join(root, 'bench/RESULTS.md'), block);
-      log(
-        `results: ${relative(root, dated)}, bench/results/latest.json, bench/RESULTS.md (README.md has no "## Benchmarks" section yet)`,
-      );
-    }
+    await writeGeneratedSection(join(root, 'docs/benchmarks.md'), block);
+    log(`results: ${relative(root, dated)}, bench/results/latest.json, docs/benchmarks.md`);
   }
   if (broken.length > 0) {
     process.stderr.write(`\nFunctional failures:\n${broken.map((b) => `  - ${b}`).join('\n')}\n`);
