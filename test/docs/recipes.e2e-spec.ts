@@ -1,0 +1,232 @@
+/**
+ * The README's quick start and docs/testing.md's recipes, run as written (fetch stands in for
+ * supertest): the JWT-only module, `user.sub ?? user.clientId`, options replaced in a test
+ * module through OIDC_RESOURCE_OPTIONS (forRoot and forRootAsync), the introspection block that
+ * stays off while its client id is unset, and tokens signed with node:crypto alone.
+ */
+import 'reflect-metadata';
+import { Body, Controller, Get, Module, Post, type INestApplication } from '@nestjs/common';
+import { ConfigModule, ConfigService } from '@nestjs/config';
+import { Test } from '@nestjs/testing';
+import { generateKeyPairSync, randomUUID, sign } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import {
+  CurrentUser,
+  OIDC_RESOURCE_OPTIONS,
+  OidcResourceModule,
+  Public,
+  Scopes,
+  type AuthenticatedPrincipal,
+  type OidcResourceModuleOptions,
+} from '../../lib/index.js';
+
+const AUDIENCE = 'https://api.test';
+
+// README, Quick start: the controller.
+@Controller('notes')
+class NotesController {
+  @Public()
+  @Get('count')
+  count() {
+    return { count: 42 };
+  }
+
+  @Get()
+  @Scopes('notes:read')
+  list(@CurrentUser() user: AuthenticatedPrincipal) {
+    return { for: user.sub ?? user.clientId, notes: [] };
+  }
+
+  @Post()
+  @Scopes('notes:write')
+  create(@Body() body: { text: string }, @CurrentUser() user: AuthenticatedPrincipal) {
+    return { text: body.text, author: user.sub ?? user.clientId };
+  }
+}
+
+// README, Quick start, with a "production" issuer that nothing answers (port 1 on loopback,
+// so that the test never reaches out of the machine).
+@Module({
+  imports: [
+    OidcResourceModule.forRoot({
+      issuer: 'http://127.0.0.1:1/realms/acme',
+      audience: 'https://api.example.com',
+    }),
+  ],
+  controllers: [NotesController],
+})
+class StaticAppModule {}
+
+/** README, "Opaque tokens, and options from the environment", over a given set of variables. */
+function envAppModule(variables: Record<string, string>) {
+  @Module({
+    imports: [
+      ConfigModule.forRoot({ ignoreEnvFile: true, load: [() => variables] }),
+      OidcResourceModule.forRootAsync({
+        imports: [ConfigModule],
+        inject: [ConfigService],
+        useFactory: (config: ConfigService) => {
+          const clientId = config.get<string>('OIDC_INTROSPECTION_CLIENT_ID');
+          return {
+            issuer: config.getOrThrow<string>('OIDC_ISSUER'),
+            audience: config.getOrThrow<string>('OIDC_AUDIENCE'),
+            introspection: clientId
+              ? { clientId, clientSecret: config.getOrThrow('OIDC_INTROSPECTION_CLIENT_SECRET') }
+              : undefined,
+          };
+        },
+      }),
+    ],
+    controllers: [NotesController],
+  })
+  class EnvAppModule {}
+  return EnvAppModule;
+}
+
+// docs/testing.md, "Real tokens, from a provider of your own".
+const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+const jwk = { ...publicKey.export({ format: 'jwk' }), kid: 'test-key', alg: 'ES256', use: 'sig' };
+let issuer: string;
+let provider: Server;
+
+function accessToken(claims: Record<string, unknown> = {}): string {
+  const part = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url');
+  const now = Math.floor(Date.now() / 1000);
+  const header = part({ alg: 'ES256', typ: 'at+jwt', kid: 'test-key' });
+  const payload = part({
+    iss: issuer,
+    aud: AUDIENCE,
+    sub: 'alice',
+    client_id: 'test-client',
+    jti: randomUUID(),
+    iat: now,
+    exp: now + 300,
+    ...claims,
+  });
+  const key = { key: privateKey, dsaEncoding: 'ieee-p1363' } as const;
+  const signature = sign('sha256', Buffer.from(`${header}.${payload}`), key);
+  return `${header}.${payload}.${signature.toString('base64url')}`;
+}
+
+beforeAll(async () => {
+  provider = createServer((req, res) => {
+    res.setHeader('content-type', 'application/json');
+    if (req.url === '/.well-known/openid-configuration') {
+      res.end(JSON.stringify({ issuer, jwks_uri: `${issuer}/jwks` }));
+    } else if (req.url === '/jwks') {
+      res.end(JSON.stringify({ keys: [jwk] }));
+    } else {
+      res.writeHead(404).end('{}');
+    }
+  });
+  await new Promise<void>((resolve) => provider.listen(0, '127.0.0.1', resolve));
+  issuer = `http://127.0.0.1:${(provider.address() as AddressInfo).port}`;
+});
+
+afterAll(async () => {
+  await new Promise<void>((resolve) => provider.close(() => resolve()));
+});
+
+const apps: INestApplication[] = [];
+afterEach(async () => {
+  await Promise.all(apps.splice(0).map((app) => app.close()));
+});
+
+async function start(
+  module: new () => unknown,
+  options?: OidcResourceModuleOptions,
+): Promise<string> {
+  let builder = Test.createTestingModule({ imports: [module] });
+  if (options) builder = builder.overrideProvider(OIDC_RESOURCE_OPTIONS).useValue(options);
+  const app = (await builder.compile()).createNestApplication({ logger: false });
+  apps.push(app);
+  await app.listen(0, '127.0.0.1');
+  return `http://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}`;
+}
+
+async function call(
+  base: string,
+  path: string,
+  token?: string,
+  body?: object,
+): Promise<{ status: number; body: unknown }> {
+  const response = await fetch(`${base}${path}`, {
+    method: body ? 'POST' : 'GET',
+    headers: {
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+      ...(body ? { 'content-type': 'application/json' } : {}),
+    },
+    ...(body ? { body: JSON.stringify(body) } : {}),
+  });
+  return { status: response.status, body: await response.json() };
+}
+
+describe('docs/testing.md: options replaced in a test module', () => {
+  it("replaces AppModule's forRoot options: tokens from the test's own issuer are accepted", async () => {
+    const api = await start(StaticAppModule, { issuer, audience: AUDIENCE });
+    const reader = accessToken({ scope: 'notes:read' });
+
+    expect(await call(api, '/notes', reader)).toEqual({
+      status: 200,
+      body: { for: 'alice', notes: [] },
+    });
+    expect((await call(api, '/notes', reader, { text: 'x' })).status).toBe(403);
+    expect((await call(api, '/notes', accessToken({ scope: 'notes:read', exp: 1 }))).status).toBe(
+      401,
+    );
+    expect((await call(api, '/notes')).status).toBe(401);
+    expect(await call(api, '/notes/count')).toEqual({ status: 200, body: { count: 42 } });
+  });
+
+  it('without the override, the same module asks its production issuer', async () => {
+    // The recipe's tokens are accepted because of the override: here nothing answers, so 503.
+    const api = await start(StaticAppModule);
+    const { status } = await call(api, '/notes', accessToken({ scope: 'notes:read' }));
+    expect(status).toBe(503);
+  });
+
+  it('replaces forRootAsync options without running the factory (no variable needed)', async () => {
+    const EnvAppModule = envAppModule({});
+    await expect(start(EnvAppModule)).rejects.toThrow(/OIDC_ISSUER/);
+
+    const api = await start(EnvAppModule, { issuer, audience: AUDIENCE });
+    const { status } = await call(api, '/notes', accessToken({ scope: 'notes:read' }));
+    expect(status).toBe(200);
+  });
+});
+
+describe('README: quick start', () => {
+  it('names the client when a token has no sub (user.sub ?? user.clientId)', async () => {
+    const api = await start(StaticAppModule, {
+      issuer,
+      audience: AUDIENCE,
+      requireJwtAccessTokenType: false,
+    });
+    const token = accessToken({ scope: 'notes:read notes:write', sub: undefined });
+
+    expect(await call(api, '/notes', token)).toEqual({
+      status: 200,
+      body: { for: 'test-client', notes: [] },
+    });
+    expect(await call(api, '/notes', token, { text: 'hi' })).toEqual({
+      status: 201,
+      body: { text: 'hi', author: 'test-client' },
+    });
+  });
+
+  it('starts JWT-only while OIDC_INTROSPECTION_CLIENT_ID is unset', async () => {
+    const api = await start(envAppModule({ OIDC_ISSUER: issuer, OIDC_AUDIENCE: AUDIENCE }));
+    const { status } = await call(api, '/notes', accessToken({ scope: 'notes:read' }));
+    expect(status).toBe(200);
+  });
+
+  it('fails at start when the client id is set and its secret is not', async () => {
+    const EnvAppModule = envAppModule({
+      OIDC_ISSUER: issuer,
+      OIDC_AUDIENCE: AUDIENCE,
+      OIDC_INTROSPECTION_CLIENT_ID: 'notes-api',
+    });
+    await expect(start(EnvAppModule)).rejects.toThrow(/OIDC_INTROSPECTION_CLIENT_SECRET/);
+  });
+});
