@@ -5,6 +5,7 @@ import { HealthController } from './health/health.controller.js';
 import { MeController } from './me/me.controller.js';
 import { NotesController } from './notes/notes.controller.js';
 import { NotesService } from './notes/notes.service.js';
+import { oidcOptionsFromEnv } from './oidc-env.js';
 
 @Module({
   imports: [
@@ -13,22 +14,8 @@ import { NotesService } from './notes/notes.service.js';
     OidcResourceModule.forRootAsync({
       imports: [ConfigModule],
       inject: [ConfigService],
-      useFactory: (config: ConfigService) => {
-        const clientId = config.get<string>('OIDC_INTROSPECTION_CLIENT_ID');
-        return {
-          issuer: config.getOrThrow<string>('OIDC_ISSUER'),
-          audience: config.getOrThrow<string>('OIDC_AUDIENCE'),
-          // Only needed to accept opaque tokens; JWT access tokens are verified locally.
-          ...(clientId
-            ? {
-                introspection: {
-                  clientId,
-                  clientSecret: config.get<string>('OIDC_INTROSPECTION_CLIENT_SECRET'),
-                },
-              }
-            : {}),
-        };
-      },
+      // OIDC_ISSUER, OIDC_AUDIENCE and the optional OIDC_* variables: see oidc-env.ts.
+      useFactory: (config: ConfigService) => oidcOptionsFromEnv((name) => config.get(name)),
     }),
   ],
   controllers: [HealthController, NotesController, MeController],

@@ -3,7 +3,7 @@
  *
  * `npm start` runs this in the same process as the sample API when `OIDC_ISSUER`
  * is not set, so that the sample works on a fresh machine with nothing else
- * installed. It is `oidc-provider` (a certified OpenID Provider library) with an
+ * installed; `npm run dev-as` runs it alone (sample/dev-as.ts). It is `oidc-provider` (a certified OpenID Provider library) with an
  * in-memory store, fixed demo secrets, one demo user and no login page. It binds
  * to 127.0.0.1 only and refuses to start when `NODE_ENV=production`.
  *
@@ -44,6 +44,11 @@ export interface DevAuthorizationServer {
   readonly opaqueClient: DevClient;
   /** The API's own client: it may only call the introspection endpoint. */
   readonly introspectionClient: DevClient;
+  /**
+   * The browser app that would own user tokens (authorization code flow). Its secret is random
+   * per start, and there is no login page: user tokens come from {@link userTokenEndpoint}.
+   */
+  readonly webAppClient: DevClient;
   readonly user: DevUser;
   /**
    * `POST {issuer}/dev/user-token` (form field `username`, default the demo user): a
@@ -94,6 +99,39 @@ interface OidcProviderModule {
 }
 const OIDC_PROVIDER_MODULE: string = 'oidc-provider';
 
+/** The notes API's audience (RFC 8707 resource indicator) at the dev authorization server. */
+export const DEV_AUDIENCE = 'urn:notes-api';
+
+/**
+ * oidc-provider 9 warns "Unsupported runtime" once, when it loads, on any Node.js release line
+ * older than 22 ("Jod"). The library itself supports Node.js 20.19+, and the dev server works
+ * there; the banner says so instead (see runtimeNote), so the warning does not read as ours.
+ */
+const UNSUPPORTED_RUNTIME_WARNING = 'oidc-provider WARNING: Unsupported runtime.';
+
+async function importOidcProvider(): Promise<OidcProviderModule> {
+  const warn = console.warn;
+  console.warn = (...args: unknown[]) => {
+    if (typeof args[0] === 'string' && args[0].includes(UNSUPPORTED_RUNTIME_WARNING)) return;
+    warn(...args);
+  };
+  try {
+    return (await import(OIDC_PROVIDER_MODULE)) as OidcProviderModule;
+  } finally {
+    console.warn = warn;
+  }
+}
+
+/** Banner lines on Node.js release lines that oidc-provider does not support; else none. */
+export function runtimeNote(version: string = process.versions.node): string[] {
+  if (Number(version.split('.')[0]) >= 22) return [];
+  return [
+    `Node.js ${version}: oidc-provider, which runs this dev server, supports Node.js 22+`,
+    'and would warn "Unsupported runtime". It works here for development, and',
+    'nestjs-oidc-resource itself supports Node.js ^20.19 || ^22.12 || >=24.',
+  ];
+}
+
 const API_SCOPES = ['notes:read', 'notes:write'] as const;
 const USER_TOKEN_SCOPE = 'openid profile email';
 const ACCESS_TOKEN_TTL = 900; // seconds
@@ -123,7 +161,7 @@ export async function startDevAuthorizationServer(
         'Set OIDC_ISSUER (and OIDC_AUDIENCE) to point the API at your identity provider.',
     );
   }
-  const { default: Provider, errors } = (await import(OIDC_PROVIDER_MODULE)) as OidcProviderModule;
+  const { default: Provider, errors } = await importOidcProvider();
   const { audience, logRequests = true } = options;
 
   // The issuer contains the port, so listen first and mount the provider afterwards.
@@ -145,6 +183,10 @@ export async function startDevAuthorizationServer(
   const { port } = server.address() as AddressInfo;
   const issuer = `http://127.0.0.1:${port}`;
 
+  const webAppClient: DevClient = {
+    id: WEB_APP_CLIENT_ID,
+    secret: randomBytes(24).toString('base64url'),
+  };
   const { privateKey } = await promisify(generateKeyPair)('rsa', { modulusLength: 2048 });
   const signingKey = {
     ...privateKey.export({ format: 'jwk' }),
@@ -169,8 +211,8 @@ export async function startDevAuthorizationServer(
         token_endpoint_auth_method: 'client_secret_basic',
       },
       {
-        client_id: WEB_APP_CLIENT_ID,
-        client_secret: randomBytes(24).toString('base64url'),
+        client_id: webAppClient.id,
+        client_secret: webAppClient.secret,
         grant_types: ['authorization_code'],
         response_types: ['code'],
         redirect_uris: ['http://127.0.0.1/callback'],
@@ -280,6 +322,7 @@ export async function startDevAuthorizationServer(
     jwtClient: JWT_CLIENT,
     opaqueClient: OPAQUE_CLIENT,
     introspectionClient: INTROSPECTION_CLIENT,
+    webAppClient,
     user: demoUser,
     userTokenEndpoint: `${issuer}/dev/user-token`,
     close: () =>

@@ -3,11 +3,9 @@
  * development authorization server and points the API at it, so that
  * `npm start` works with no setup at all.
  *
- * Environment:
- *   OIDC_ISSUER                       issuer of your identity provider (unset: dev authorization server)
- *   OIDC_AUDIENCE                     this API's identifier, the `aud` its tokens carry
- *   OIDC_INTROSPECTION_CLIENT_ID      client allowed to introspect opaque tokens (optional)
- *   OIDC_INTROSPECTION_CLIENT_SECRET
+ * Environment (a .env file works too):
+ *   OIDC_* variables                  the token checks; listed in oidc-env.ts and docs/sample.md
+ *                                     (without OIDC_ISSUER, the dev authorization server starts)
  *   PORT [3000], HOST [127.0.0.1]     where the API listens
  *   DEV_AS_PORT [4000]                where the dev authorization server listens (127.0.0.1 only)
  */
@@ -17,12 +15,13 @@ import { NestFactory } from '@nestjs/core';
 import type { AddressInfo } from 'node:net';
 import { AppModule } from './app.module.js';
 import {
+  DEV_AUDIENCE,
   type DevAuthorizationServer,
   startDevAuthorizationServer,
 } from './dev-authorization-server.js';
-import { devBanner, devTryItCommands, READY_LINE, tryItCommands } from './try-it.js';
-
-const DEV_AUDIENCE = 'urn:notes-api';
+import { oidcOptionsFromEnv } from './oidc-env.js';
+import { portFromEnv } from './ports.js';
+import { devBanner, devTryItCommands, READY_LINE, tokenChecks, tryItCommands } from './try-it.js';
 
 let app: INestApplication | undefined;
 let devAuthorizationServer: DevAuthorizationServer | undefined;
@@ -51,6 +50,9 @@ async function main(): Promise<void> {
 
   const api = baseUrl(app.getHttpServer().address() as AddressInfo);
   console.log('');
+  // process.env holds the .env file's variables too by now (ConfigModule assigns them).
+  console.log(tokenChecks(oidcOptionsFromEnv((name) => process.env[name])));
+  console.log('');
   console.log(
     devAuthorizationServer
       ? devTryItCommands(api, devAuthorizationServer)
@@ -71,16 +73,6 @@ async function stop(signal: NodeJS.Signals): Promise<void> {
   await app?.close().catch((error: unknown) => console.error(error));
   await devAuthorizationServer?.close().catch((error: unknown) => console.error(error));
   process.exit(0);
-}
-
-function portFromEnv(name: string, fallback: number): number {
-  const value = process.env[name];
-  if (value === undefined || value === '') return fallback;
-  const port = Number(value);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    throw new Error(`${name} must be a port number (0 picks a free port), not "${value}"`);
-  }
-  return port;
 }
 
 function baseUrl({ address, port }: AddressInfo): string {

@@ -3,7 +3,8 @@
  * the actual ports and demo credentials. The e2e test
  * (test/e2e/sample.e2e-spec.ts) parses and runs exactly these commands.
  */
-import type { DevAuthorizationServer } from './dev-authorization-server.js';
+import type { OidcResourceModuleOptions } from '../lib/index.js';
+import { runtimeNote, type DevAuthorizationServer } from './dev-authorization-server.js';
 
 /** The last line printed at startup; everything above it is ready to use. */
 export const READY_LINE = 'Ready. Press Ctrl+C to stop.';
@@ -20,6 +21,7 @@ export function devBanner(as: DevAuthorizationServer): string {
     '  It has fixed demo secrets and a password-less demo user. Never deploy it:',
     '  set OIDC_ISSUER to point the API at a real identity provider instead.',
     '  (oidc-provider\'s own "development-only" warnings, if shown, refer to this server.)',
+    ...runtimeNote().map((line) => `  ${line}`),
     rule,
   ].join('\n');
 }
@@ -86,4 +88,53 @@ export function tryItCommands(api: string, issuer: string, audience: string): st
     '# identity provider, then:',
     `curl -s -w '\\n' -H "Authorization: Bearer $TOKEN" ${api}/notes`,
   ].join('\n');
+}
+
+/** What `npm run dev-as` prints: every client and secret, and how to point the API at it. */
+export function devAsDetails(as: DevAuthorizationServer): string {
+  const clients: [client: { id: string; secret: string }, use: string][] = [
+    [as.jwtClient, 'client_credentials, JWT access tokens (at+jwt, RS256)'],
+    [as.opaqueClient, 'client_credentials, opaque access tokens'],
+    [as.introspectionClient, "the API's own client, for introspection only"],
+    [as.webAppClient, 'authorization code; no login page (see below)'],
+  ];
+  const width = Math.max(...clients.map(([c]) => `${c.id} / ${c.secret}`.length));
+  const api = [
+    `OIDC_ISSUER=${as.issuer}`,
+    `OIDC_AUDIENCE=${as.audience}`,
+    `OIDC_INTROSPECTION_CLIENT_ID=${as.introspectionClient.id}`,
+    `OIDC_INTROSPECTION_CLIENT_SECRET=${as.introspectionClient.secret}`,
+  ];
+  return [
+    `Dev authorization server listening on ${as.issuer}`,
+    `Discovery: ${as.issuer}/.well-known/openid-configuration`,
+    `Audience (resource indicator): ${as.audience}; scopes: ${as.scopes.join(' ')}`,
+    '',
+    'Clients (client id / secret):',
+    ...clients.map(([c, use]) => `  ${`${c.id} / ${c.secret}`.padEnd(width)}  ${use}`),
+    '',
+    `User: ${as.user.username} (${as.user.email}). POST ${as.userTokenEndpoint} (form field`,
+    'username) returns an opaque access token for the user, scope openid profile email.',
+    '',
+    '# Point the sample API at this server (in another terminal):',
+    `${api.join(' ')} npm start`,
+    '',
+    '# Get a JWT access token:',
+    `curl -s -u ${as.jwtClient.id}:${as.jwtClient.secret} -d grant_type=client_credentials ` +
+      `--data-urlencode 'scope=${as.scopes.join(' ')}' --data-urlencode 'resource=${as.audience}' ${as.tokenEndpoint}`,
+  ].join('\n');
+}
+
+/** One line on the token checks in force, so that a variable's effect is visible at start. */
+export function tokenChecks(options: OidcResourceModuleOptions): string {
+  const shown = (value: unknown, variable: string): string =>
+    value === undefined ? `default (${variable} unset)` : String(value);
+  return [
+    'Token checks:',
+    `tokenFormat ${shown(options.tokenFormat, 'OIDC_TOKEN_FORMAT')},`,
+    `algorithms ${shown(options.algorithms?.join(','), 'OIDC_ALGORITHMS')},`,
+    'requireJwtAccessTokenType',
+    `${shown(options.requireJwtAccessTokenType, 'OIDC_REQUIRE_JWT_ACCESS_TOKEN_TYPE')},`,
+    `introspection ${options.introspection ? `as ${options.introspection.clientId}` : 'off'}.`,
+  ].join(' ');
 }

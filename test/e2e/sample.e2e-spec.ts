@@ -1,6 +1,8 @@
 /**
  * Runs the sample the way a newcomer does: `npm start`, wait for the ready line,
- * then run the curl commands it printed and check the answers.
+ * then run the curl commands it printed and check the answers. Then `npm run dev-as`
+ * alone, with the API pointed at it through the variables it prints plus the optional
+ * OIDC_* token-check variables.
  *
  * The commands are read from the child's output, not rebuilt here, so the test
  * fails when the printed instructions are wrong (a port, a secret, a scope). Each
@@ -237,6 +239,22 @@ describe('the sample (npm start)', () => {
     expect(output).toMatch(/issuer http:\/\/127\.0\.0\.1:\d+ /);
   });
 
+  it("explains oidc-provider's runtime support instead of its warning", () => {
+    expect(output).not.toContain('WARNING: Unsupported runtime');
+    if (Number(process.versions.node.split('.')[0]) < 22) {
+      expect(output).toContain('supports Node.js 22+');
+      expect(output).toContain('nestjs-oidc-resource itself supports Node.js ^20.19');
+    }
+  });
+
+  it('prints the token checks in force (the defaults, with no OIDC_* variable set)', () => {
+    expect(output).toContain(
+      'Token checks: tokenFormat default (OIDC_TOKEN_FORMAT unset), algorithms default ' +
+        '(OIDC_ALGORITHMS unset), requireJwtAccessTokenType default ' +
+        '(OIDC_REQUIRE_JWT_ACCESS_TOKEN_TYPE unset), introspection as notes-api.',
+    );
+  });
+
   it('answers the printed curl commands as the comments say', async () => {
     expect(commandLines.length).toBeGreaterThanOrEqual(12);
     await runPrintedCommands();
@@ -336,4 +354,174 @@ describe('the sample (npm start)', () => {
     }
     expect(output).toMatch(/SIGTERM: stopping the API and the dev authorization server/);
   }, 15_000);
+});
+
+/** A child started with `npm run <script>` (or node), in its own process group. */
+interface Child {
+  process: ChildProcess;
+  exited: Promise<unknown>;
+  output: () => string;
+}
+
+function npmArgs(script: string): [string, string[]] {
+  const npmCli = process.env['npm_execpath'];
+  return npmCli ? [process.execPath, [npmCli, 'run', script]] : ['npm', ['run', script]];
+}
+
+/** Starts a child and resolves once it printed `until` (or rejects when it exits first). */
+function startChild(
+  [command, args]: [string, string[]],
+  env: Record<string, string>,
+  until: string,
+): Promise<Child> {
+  const childEnv: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1', ...env };
+  for (const name of Object.keys(childEnv)) {
+    if (name.startsWith('OIDC_') && !(name in env)) delete childEnv[name];
+  }
+  const started = spawn(command, args, {
+    cwd: ROOT,
+    env: childEnv,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: process.platform !== 'win32',
+  });
+  const exited = once(started, 'exit');
+  let text = '';
+  const child: Child = { process: started, exited, output: () => text };
+  return new Promise<Child>((resolve, reject) => {
+    const onData = (chunk: Buffer): void => {
+      text += chunk.toString('utf8');
+      if (text.includes(until)) resolve(child);
+    };
+    started.stdout!.on('data', onData);
+    started.stderr!.on('data', onData);
+    started.once('exit', (code) => reject(Object.assign(new Error(`exited ${code}`), { child })));
+    started.once('error', reject);
+  });
+}
+
+async function stopChild(child: Child | undefined): Promise<void> {
+  const pid = child?.process.pid;
+  if (!child || !pid || child.process.exitCode !== null || child.process.signalCode !== null)
+    return;
+  try {
+    if (process.platform === 'win32') child.process.kill('SIGKILL');
+    else process.kill(-pid, 'SIGKILL');
+  } catch {
+    // already gone
+  }
+  await child.exited;
+}
+
+describe('npm run dev-as, and the API pointed at it through OIDC_* variables', () => {
+  let devAs: Child | undefined;
+  let api: Child | undefined;
+  /** The variables that dev-as prints for the API, from its "OIDC_ISSUER=… npm start" line. */
+  const printed: Record<string, string> = {};
+
+  beforeAll(async () => {
+    devAs = await startChild(npmArgs('dev-as'), { DEV_AS_PORT: '0' }, READY_LINE);
+    const line = devAs
+      .output()
+      .split(/\r?\n/)
+      .find((l) => l.startsWith('OIDC_ISSUER=') && l.endsWith(' npm start'));
+    if (!line)
+      throw new Error(`dev-as printed no "OIDC_ISSUER=… npm start" line:\n${devAs.output()}`);
+    for (const pair of line.slice(0, -' npm start'.length).split(' ')) {
+      const at = pair.indexOf('=');
+      printed[pair.slice(0, at)] = pair.slice(at + 1);
+    }
+  }, START_TIMEOUT_MS);
+
+  afterAll(async () => {
+    await stopChild(api);
+    await stopChild(devAs);
+  });
+
+  it("prints every client id and secret, the API's introspection client included", () => {
+    const out = devAs!.output();
+    expect(out).toContain('DEVELOPMENT ONLY');
+    expect(out).not.toContain('WARNING: Unsupported runtime');
+    for (const credentials of [
+      'demo-jwt-client / demo-jwt-client-secret',
+      'demo-opaque-client / demo-opaque-client-secret',
+      'notes-api / notes-api-introspection-secret',
+    ]) {
+      expect(out).toContain(credentials);
+    }
+    expect(out).toMatch(/demo-web-app \/ [A-Za-z0-9_-]{20,}/);
+    expect(printed).toEqual({
+      OIDC_ISSUER: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+$/),
+      OIDC_AUDIENCE: 'urn:notes-api',
+      OIDC_INTROSPECTION_CLIENT_ID: 'notes-api',
+      OIDC_INTROSPECTION_CLIENT_SECRET: 'notes-api-introspection-secret',
+    });
+  });
+
+  it(
+    'serves an API started with the printed variables, and applies the OIDC_* checks',
+    async () => {
+      api = await startChild(
+        npmArgs('start'),
+        {
+          ...printed,
+          PORT: '0',
+          HOST: '127.0.0.1',
+          OIDC_ALGORITHMS: 'ES256, PS256',
+          OIDC_REQUIRE_JWT_ACCESS_TOKEN_TYPE: 'false',
+          OIDC_TOKEN_FORMAT: 'auto',
+        },
+        READY_LINE,
+      );
+      const out = api.output();
+      expect(out).not.toContain('DEVELOPMENT ONLY'); // no second, embedded server
+      expect(out).toContain(
+        'Token checks: tokenFormat auto, algorithms ES256,PS256, requireJwtAccessTokenType false, ' +
+          'introspection as notes-api.',
+      );
+      const base = /Notes API \(sample\) listening on (http:\/\/\S+)/.exec(out)?.[1];
+      expect(base).toBeDefined();
+
+      // The JWT command that dev-as prints: its RS256 token is outside OIDC_ALGORITHMS.
+      const lines = devAs!.output().split(/\r?\n/);
+      const jwtCommand = lines[lines.indexOf('# Get a JWT access token:') + 1]!;
+      const issued = await curl(jwtCommand);
+      expect(issued.status).toBe(200);
+      const jwt = (JSON.parse(issued.body) as { access_token: string }).access_token;
+      const refused = await fetch(`${base}/notes`, { headers: { authorization: `Bearer ${jwt}` } });
+      expect(refused.status).toBe(401);
+      expect(refused.headers.get('www-authenticate')).toContain('algorithm that is not allowed');
+
+      // An opaque token is introspected with the printed client and secret.
+      const opaque = await curl(
+        `curl -s -u demo-opaque-client:demo-opaque-client-secret -d grant_type=client_credentials ` +
+          `--data-urlencode 'scope=notes:read' ${printed['OIDC_ISSUER']}/token`,
+      );
+      const token = (JSON.parse(opaque.body) as { access_token: string }).access_token;
+      const accepted = await fetch(`${base}/notes`, {
+        headers: { authorization: `Bearer ${token}` },
+      });
+      expect(accepted.status).toBe(200);
+      expect(devAs!.output()).toContain('[dev-as] POST /token/introspection -> 200');
+    },
+    START_TIMEOUT_MS,
+  );
+
+  it('stops at start on a malformed OIDC_* variable, naming it', async () => {
+    // Compiled by the `npm start` above; node directly, to spare a second compile.
+    const failure = await startChild(
+      [process.execPath, ['dist-sample/sample/main.js']],
+      { ...printed, PORT: '0', OIDC_TOKEN_FORMAT: 'jwts' },
+      READY_LINE,
+    ).then(
+      async (started) => {
+        await stopChild(started);
+        return undefined; // it started: the variable was not checked
+      },
+      (error: { child?: Child }) => error,
+    );
+    expect(failure?.child?.process.exitCode).toBe(1);
+    expect(failure?.child?.output()).toContain(
+      'OIDC_TOKEN_FORMAT must be one of auto, jwt, opaque, not "jwts"',
+    );
+  }, 60_000);
 });
