@@ -46,7 +46,14 @@ export default tseslint.config(
     // A library logs through Nest's Logger, never the console.
     files: ['lib/**/*.ts'],
     ignores: ['lib/**/*.spec.ts'],
-    rules: { 'no-console': 'error' },
+    rules: {
+      'no-console': 'error',
+      // jose 6 is ESM-only: jest's CommonJS runtime (a `nest new` app's) cannot require it.
+      'no-restricted-imports': [
+        'error',
+        { paths: [{ name: 'jose', message: 'Use lib/utils/jws.ts (node:crypto).' }] },
+      ],
+    },
   },
   {
     files: ['**/*.spec.ts', '**/*.e2e-spec.ts', 'test/**/*.ts'],

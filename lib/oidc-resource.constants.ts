@@ -23,9 +23,11 @@ export const OIDC_BEARER_STRATEGY = 'oidc-resource-bearer';
  * Where the guard leaves its own `TokenValidationService`. passport's strategy registry is
  * process-wide, so with several Nest apps in one process the strategy registered last would
  * validate tokens for all of them, against its own issuer and audience; the guard's service
- * travels with the request instead.
+ * travels with the request instead. `Symbol.for`, like every token here: a process that loads
+ * both the CommonJS and the ESM build (two module instances) must still agree on the keys, as
+ * the strategy registered last may come from the other build.
  */
-export const TOKEN_VALIDATOR = Symbol('nestjs-oidc-resource:validator');
+export const TOKEN_VALIDATOR = Symbol.for('nestjs-oidc-resource:validator');
 
 /** Metadata keys set by the decorators; stable and namespaced. */
 export const PUBLIC_METADATA_KEY = 'oidc-resource:public';

@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { JsonWebKey, KeyObject } from 'node:crypto';
-import type { JWK } from 'jose';
+import type { JsonWebKeyObject as JWK } from '../interfaces/oidc-resource-options.interface.js';
 import {
   DEFAULTS,
   OIDC_RESOURCE_CLOCK,
@@ -14,7 +14,7 @@ import { importPublicJwk } from '../utils/jws.js';
 import { SingleFlight } from '../utils/single-flight.js';
 import { IssuerMetadataService } from './issuer-metadata.service.js';
 
-/** A public key, checked to suit the algorithm it was selected for (node:crypto and jose take it). */
+/** A public key, checked to suit the algorithm it was selected for. */
 export type VerificationKey = KeyObject;
 
 /** The JWS header members used to pick a key. */
@@ -103,7 +103,7 @@ export class JwksService {
     private readonly metadata: IssuerMetadataService,
   ) {}
 
-  /** Resolves the verification key for a JWS header (also used as jose's key function). */
+  /** Resolves the verification key for a JWS header. */
   async getKey(header: KeyHint): Promise<VerificationKey> {
     const alg = header.alg;
     if (typeof alg !== 'string') throw new InvalidTokenError('The access token header has no alg');

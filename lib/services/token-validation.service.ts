@@ -1,6 +1,5 @@
-import { randomUUID, type KeyObject, type webcrypto } from 'node:crypto';
+import { randomUUID, type JsonWebKey, type KeyObject } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
-import { importJWK, SignJWT, type JWK } from 'jose';
 import { OIDC_RESOURCE_CLOCK, OIDC_RESOURCE_RESOLVED_OPTIONS } from '../oidc-resource.constants.js';
 import {
   InvalidRequestError,
@@ -12,6 +11,7 @@ import {
   type OidcResourceErrorCode,
 } from '../errors/oidc-resource.error.js';
 import type { AuthenticatedPrincipal } from '../interfaces/authenticated-principal.interface.js';
+import type { JsonWebKeyObject as JWK } from '../interfaces/oidc-resource-options.interface.js';
 import { httpCall, parseJsonObject } from '../utils/http.js';
 import {
   isExpired,
@@ -21,7 +21,13 @@ import {
 } from '../utils/principal.js';
 import type { ResolvedOidcResourceOptions } from '../utils/resolve-options.js';
 import type { Clock } from '../utils/clock.js';
-import { decodeJsonSegment, parseCompactJws, verifyJwsSignature } from '../utils/jws.js';
+import {
+  decodeJsonSegment,
+  importPrivateKey,
+  parseCompactJws,
+  signJws,
+  verifyJwsSignature,
+} from '../utils/jws.js';
 import { SingleFlight } from '../utils/single-flight.js';
 import { IssuerMetadataService } from './issuer-metadata.service.js';
 import { JwksService } from './jwks.service.js';
@@ -126,11 +132,7 @@ export class TokenValidationService {
   private readonly acceptCached = (value: unknown): value is CachedOutcome =>
     isCachedOutcome(value, this.options.issuer);
   private readonly basicAuthorization?: string;
-  private assertionKey?: Promise<{
-    key: webcrypto.CryptoKey | KeyObject | Uint8Array;
-    alg: string;
-    kid?: string;
-  }>;
+  private assertionKey?: Promise<{ key: KeyObject; alg: string; kid?: string }>;
 
   constructor(
     @Inject(OIDC_RESOURCE_RESOLVED_OPTIONS) private readonly options: ResolvedOidcResourceOptions,
@@ -413,7 +415,7 @@ export class TokenValidationService {
       const raw = introspection.privateKey!;
       const alg = clientAssertionAlg(raw as JWK | KeyObject);
       const kid = 'export' in raw ? undefined : (raw as JWK).kid;
-      const key = 'export' in raw ? (raw as KeyObject) : await importJWK(raw as JWK, alg);
+      const key = importPrivateKey(raw as KeyObject | JsonWebKey, alg);
       return { key, alg, ...(kid ? { kid } : {}) };
     })().catch((cause: unknown) => {
       this.assertionKey = undefined;
@@ -424,15 +426,18 @@ export class TokenValidationService {
     const { key, alg, kid } = await this.assertionKey;
     const nowSeconds = Math.floor(this.clock() / 1000);
     // RFC 7523 §3: iss = sub = client_id; aud is the issuer identifier (as RFC 7523bis requires).
-    return new SignJWT({})
-      .setProtectedHeader({ alg, ...(kid ? { kid } : {}) })
-      .setIssuer(introspection.clientId)
-      .setSubject(introspection.clientId)
-      .setAudience(this.options.issuer)
-      .setJti(randomUUID())
-      .setIssuedAt(nowSeconds)
-      .setExpirationTime(nowSeconds + 60)
-      .sign(key);
+    return signJws(
+      key,
+      { alg, ...(kid ? { kid } : {}) },
+      {
+        iss: introspection.clientId,
+        sub: introspection.clientId,
+        aud: this.options.issuer,
+        jti: randomUUID(),
+        iat: nowSeconds,
+        exp: nowSeconds + 60,
+      },
+    );
   }
 
   // ---------------------------------------------------------------- common

@@ -1,5 +1,4 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { jwtVerify } from 'jose';
 import { OIDC_RESOURCE_CLOCK, OIDC_RESOURCE_RESOLVED_OPTIONS } from '../oidc-resource.constants.js';
 import {
   InvalidRequestError,
@@ -11,6 +10,7 @@ import {
 } from '../errors/oidc-resource.error.js';
 import type { AuthenticatedPrincipal } from '../interfaces/authenticated-principal.interface.js';
 import { httpCall, parseJsonObject } from '../utils/http.js';
+import { verifySignedJwt } from '../utils/jwt.js';
 import { isExpired, principalToken } from '../utils/principal.js';
 import type { ResolvedOidcResourceOptions } from '../utils/resolve-options.js';
 import type { Clock } from '../utils/clock.js';
@@ -134,16 +134,15 @@ export class UserInfoService {
     clientId: string | undefined,
   ): Promise<Record<string, unknown>> {
     try {
-      const { payload } = await jwtVerify(jwt, (header) => this.jwks.getKey(header), {
+      return await verifySignedJwt(jwt, (header) => this.jwks.getKey(header), {
         issuer: this.options.issuer,
         // §5.3.2: iss and aud MUST be present; aud MUST include the client the token was issued to.
         requiredClaims: ['iss', 'aud'],
         ...(clientId ? { audience: clientId } : {}),
-        algorithms: this.options.algorithms as string[],
+        algorithms: this.options.algorithms,
         clockTolerance: this.options.clockTolerance,
-        currentDate: new Date(this.clock()),
+        now: this.clock(),
       });
-      return { ...payload };
     } catch (error) {
       if (error instanceof IssuerUnavailableError) throw error;
       throw new IssuerUnavailableError(

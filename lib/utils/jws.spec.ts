@@ -1,7 +1,22 @@
-import { constants, generateKeyPairSync, sign, type JsonWebKey, type KeyObject } from 'node:crypto';
-import { CompactSign, importJWK } from 'jose';
+import {
+  constants,
+  createSecretKey,
+  generateKeyPairSync,
+  sign,
+  verify,
+  type JsonWebKey,
+  type KeyObject,
+} from 'node:crypto';
+import { CompactSign, compactVerify, importJWK } from 'jose';
 import { SUPPORTED_ALGORITHMS } from '../oidc-resource.constants.js';
-import { importPublicJwk, parseCompactJws, UnusableKeyError, verifyJwsSignature } from './jws.js';
+import {
+  importPrivateKey,
+  importPublicJwk,
+  parseCompactJws,
+  signJws,
+  UnusableKeyError,
+  verifyJwsSignature,
+} from './jws.js';
 
 interface Pair {
   privateKey: KeyObject;
@@ -173,5 +188,87 @@ describe('parseCompactJws', () => {
     ['a header that is null', `${Buffer.from('null').toString('base64url')}.e30.AQID`],
   ])('returns undefined for %s', (_what, token) => {
     expect(parseCompactJws(token)).toBeUndefined();
+  });
+});
+
+describe('signJws (node:crypto), checked by jose', () => {
+  const payload = { iss: 'rs', sub: 'rs', aud: 'https://as.example', iat: 1, exp: 2, jti: 'j' };
+
+  it.each(Object.keys(keyFor))(
+    '%s: jose verifies what it signs, header and payload intact',
+    async (alg) => {
+      const key = importPrivateKey(keyFor[alg]!.privateKey, alg);
+      const token = signJws(key, { alg, kid: 'k1' }, payload);
+      const publicKey = await importJWK(jwkOf(keyFor[alg]!.publicKey), alg);
+      const { payload: bytes, protectedHeader } = await compactVerify(token, publicKey, {
+        algorithms: [alg],
+      });
+      expect(protectedHeader).toEqual({ alg, kid: 'k1' });
+      expect(JSON.parse(new TextDecoder().decode(bytes))).toEqual(payload);
+      // and our own verifier agrees
+      expect(check(token, alg, importPublicJwk(jwkOf(keyFor[alg]!.publicKey), alg))).toBe(true);
+    },
+  );
+
+  it.each(Object.keys(keyFor))(
+    '%s: a private JWK imports and signs like its KeyObject',
+    async (alg) => {
+      const jwk = { ...jwkOf(keyFor[alg]!.privateKey), kid: 'k', alg };
+      const token = signJws(importPrivateKey(jwk, alg), { alg }, payload);
+      const publicKey = await importJWK(jwkOf(keyFor[alg]!.publicKey), alg);
+      await expect(compactVerify(token, publicKey, { algorithms: [alg] })).resolves.toBeDefined();
+    },
+  );
+
+  it('writes ECDSA signatures in the JOSE R‖S form of the curve (RFC 7518 §3.4)', () => {
+    for (const [alg, length] of [
+      ['ES256', 64],
+      ['ES384', 96],
+      ['ES512', 132],
+    ] as const) {
+      const token = signJws(importPrivateKey(keyFor[alg]!.privateKey, alg), { alg }, payload);
+      expect(Buffer.from(token.split('.')[2]!, 'base64url')).toHaveLength(length);
+    }
+  });
+
+  it('signs PS256 with a salt as long as the digest (what jose and oidc-provider expect)', () => {
+    const token = signJws(importPrivateKey(rsa.privateKey, 'PS256'), { alg: 'PS256' }, payload);
+    const [h, p, s] = token.split('.') as [string, string, string];
+    const ok = verify(
+      'sha256',
+      Buffer.from(`${h}.${p}`),
+      { key: rsa.publicKey, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 },
+      Buffer.from(s, 'base64url'),
+    );
+    expect(ok).toBe(true);
+  });
+
+  it('refuses public keys, keys that do not suit the algorithm, and unsupported algorithms', () => {
+    expect(() => importPrivateKey(rsa.publicKey, 'RS256')).toThrow(/private key/);
+    expect(() => importPrivateKey(jwkOf(rsa.publicKey), 'RS256')).toThrow(UnusableKeyError);
+    expect(() => importPrivateKey(pairs['P-256']!.privateKey, 'ES384')).toThrow(/curve/);
+    expect(() => importPrivateKey(pairs['P-256']!.privateKey, 'RS256')).toThrow(/type/);
+    expect(() => importPrivateKey(rsa.privateKey, 'HS256')).toThrow(/not a supported/);
+    expect(() => importPrivateKey(createSecretKey(Buffer.alloc(32)), 'RS256')).toThrow(
+      UnusableKeyError,
+    );
+    const small = generateKeyPairSync('rsa', { modulusLength: 1024 }).privateKey;
+    expect(() => importPrivateKey(small, 'RS256')).toThrow(/2048/);
+    expect(() => importPrivateKey(jwkOf(small), 'RS256')).toThrow(/2048/);
+    expect(() =>
+      importPrivateKey({ ...jwkOf(rsa.privateKey), key_ops: ['verify'] }, 'RS256'),
+    ).toThrow(/key_ops/);
+    expect(() => importPrivateKey({ kty: 'RSA', n: '!!', e: 'AQAB', d: 'AA' }, 'RS256')).toThrow(
+      UnusableKeyError,
+    );
+  });
+
+  it('signJws itself refuses a key that does not suit header.alg, or a public key', () => {
+    expect(() => signJws(pairs['P-256']!.privateKey, { alg: 'RS256' }, payload)).toThrow(
+      UnusableKeyError,
+    );
+    expect(() => signJws(rsa.publicKey, { alg: 'RS256' }, payload)).toThrow(UnusableKeyError);
+    expect(() => signJws(rsa.privateKey, { alg: 'none' }, payload)).toThrow(UnusableKeyError);
+    expect(() => signJws(rsa.privateKey, { alg: 'HS256' }, payload)).toThrow(UnusableKeyError);
   });
 });

@@ -1,15 +1,28 @@
-import { constants, createPublicKey, verify, type JsonWebKey, type KeyObject } from 'node:crypto';
+import {
+  constants,
+  createPrivateKey,
+  createPublicKey,
+  sign,
+  verify,
+  type JsonWebKey,
+  type KeyObject,
+  type SignKeyObjectInput,
+} from 'node:crypto';
 
 /**
- * JWS signature checks (RFC 7515 compact serialization, RFC 7518 §3, RFC 8037 §3.1) with
- * synchronous `node:crypto`.
+ * JWS signatures (RFC 7515 compact serialization, RFC 7518 §3, RFC 8037 §3.1) with synchronous
+ * `node:crypto`, checked and made from one table of algorithms.
  *
  * Why not jose's `jwtVerify` on the per-token path: jose 6 verifies through WebCrypto, which in
  * Node.js is an asynchronous job on the libuv thread pool. For RS256 that costs about 170 µs of
  * CPU per token one at a time (about 72 µs with ten in flight), against about 34 µs for
  * `crypto.verify`, the same OpenSSL call without the job and argument-conversion overhead
- * (`npm run bench`, issue #8). jose stays in use where the cost does not matter: signed UserInfo
- * answers and the `private_key_jwt` client assertion.
+ * (`npm run bench`).
+ *
+ * Why no jose at runtime at all: jose 6 is ESM-only, and jest's CommonJS runtime (the default of
+ * a `nest new` app) cannot `require()` it on Node.js 20 or 22. The `private_key_jwt` client
+ * assertion is signed here too (`signJws`), and signed UserInfo answers go through
+ * `verifySignedJwt` (jwt.ts).
  */
 
 /** How `crypto.verify` checks one JWS algorithm. */
@@ -47,20 +60,14 @@ export class UnusableKeyError extends Error {
   override readonly name = 'UnusableKeyError';
 }
 
-/**
- * Imports a public JWK for `alg` and checks that the key suits it: key type, curve, and an RSA
- * modulus of at least 2048 bits.
- * @throws UnusableKeyError
- */
-export function importPublicJwk(jwk: JsonWebKey, alg: string): KeyObject {
+function specFor(alg: string): AlgorithmSpec {
   const spec = SPECS[alg];
   if (!spec) throw new UnusableKeyError(`"${alg}" is not a supported JWS algorithm`);
-  let key: KeyObject;
-  try {
-    key = createPublicKey({ key: jwk, format: 'jwk' });
-  } catch (cause) {
-    throw new UnusableKeyError('The JWK is not a valid public key', { cause });
-  }
+  return spec;
+}
+
+/** Key type, curve, and an RSA modulus of at least 2048 bits. */
+function checkSuits(key: KeyObject, spec: AlgorithmSpec, alg: string): KeyObject {
   if (key.asymmetricKeyType !== spec.keyType)
     throw new UnusableKeyError(`The key type does not suit ${alg}`);
   const details = key.asymmetricKeyDetails ?? {};
@@ -69,6 +76,81 @@ export function importPublicJwk(jwk: JsonWebKey, alg: string): KeyObject {
   if (spec.keyType === 'rsa' && !((details.modulusLength ?? 0) >= MIN_RSA_MODULUS_BITS))
     throw new UnusableKeyError(`RSA keys must have at least ${MIN_RSA_MODULUS_BITS} bits`);
   return key;
+}
+
+/** The `node:crypto` sign/verify options of `alg` for `key`. */
+function keyInput(spec: AlgorithmSpec, key: KeyObject): SignKeyObjectInput {
+  if (spec.pss) {
+    return {
+      key,
+      padding: constants.RSA_PKCS1_PSS_PADDING,
+      saltLength: constants.RSA_PSS_SALTLEN_DIGEST,
+    };
+  }
+  if (spec.signatureLength !== undefined) return { key, dsaEncoding: 'ieee-p1363' };
+  return { key };
+}
+
+/**
+ * Imports a public JWK for `alg` and checks that the key suits it: key type, curve, and an RSA
+ * modulus of at least 2048 bits.
+ * @throws UnusableKeyError
+ */
+export function importPublicJwk(jwk: JsonWebKey, alg: string): KeyObject {
+  const spec = specFor(alg);
+  let key: KeyObject;
+  try {
+    key = createPublicKey({ key: jwk, format: 'jwk' });
+  } catch (cause) {
+    throw new UnusableKeyError('The JWK is not a valid public key', { cause });
+  }
+  return checkSuits(key, spec, alg);
+}
+
+/**
+ * Imports a private key (a JWK with `d`, or a private `KeyObject`) to sign with `alg`, with the
+ * same checks as `importPublicJwk`. A JWK whose `key_ops` leave out `sign` is refused.
+ * @throws UnusableKeyError
+ */
+export function importPrivateKey(key: JsonWebKey | KeyObject, alg: string): KeyObject {
+  const spec = specFor(alg);
+  let imported: KeyObject;
+  if (isKeyObject(key)) {
+    imported = key;
+  } else {
+    if (Array.isArray(key.key_ops) && !key.key_ops.includes('sign'))
+      throw new UnusableKeyError('The JWK\'s "key_ops" do not include "sign"');
+    try {
+      imported = createPrivateKey({ key, format: 'jwk' });
+    } catch (cause) {
+      throw new UnusableKeyError('The JWK is not a valid private key', { cause });
+    }
+  }
+  if (imported.type !== 'private') throw new UnusableKeyError('Signing needs a private key');
+  return checkSuits(imported, spec, alg);
+}
+
+function isKeyObject(key: JsonWebKey | KeyObject): key is KeyObject {
+  return typeof (key as KeyObject).export === 'function' && 'asymmetricKeyType' in key;
+}
+
+/**
+ * Signs `payload` as a compact JWS (RFC 7515 §7.1) with `header.alg`, under a key from
+ * `importPrivateKey`. ECDSA signatures are in the JOSE R‖S form (RFC 7518 §3.4).
+ * @throws UnusableKeyError when the algorithm is not supported or the key does not suit it
+ */
+export function signJws(
+  key: KeyObject,
+  header: { alg: string } & Record<string, unknown>,
+  payload: Record<string, unknown>,
+): string {
+  const spec = specFor(header.alg);
+  if (key.type !== 'private') throw new UnusableKeyError('Signing needs a private key');
+  checkSuits(key, spec, header.alg);
+  const encode = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
+  const signingInput = `${encode(header)}.${encode(payload)}`;
+  const signature = sign(spec.digest, Buffer.from(signingInput, 'latin1'), keyInput(spec, key));
+  return `${signingInput}.${signature.toString('base64url')}`;
 }
 
 /**
@@ -84,24 +166,8 @@ export function verifyJwsSignature(
   const spec = SPECS[alg];
   if (!spec || key.type !== 'public' || key.asymmetricKeyType !== spec.keyType) return false;
   if (spec.signatureLength !== undefined && signature.length !== spec.signatureLength) return false;
-  const data = Buffer.from(signingInput, 'latin1');
   try {
-    if (spec.pss) {
-      return verify(
-        spec.digest,
-        data,
-        {
-          key,
-          padding: constants.RSA_PKCS1_PSS_PADDING,
-          saltLength: constants.RSA_PSS_SALTLEN_DIGEST,
-        },
-        signature,
-      );
-    }
-    if (spec.signatureLength !== undefined) {
-      return verify(spec.digest, data, { key, dsaEncoding: 'ieee-p1363' }, signature);
-    }
-    return verify(spec.digest, data, key, signature);
+    return verify(spec.digest, Buffer.from(signingInput, 'latin1'), keyInput(spec, key), signature);
   } catch {
     return false; // e.g. a curve mismatch OpenSSL refuses outright
   }
