@@ -4,6 +4,7 @@
  * are in issuer-endpoints.spec.ts.
  */
 import { request } from 'node:http';
+import { calculateJwkThumbprint, type JWK } from 'jose';
 import {
   decodeJsonSegment,
   importPublicJwk,
@@ -69,6 +70,24 @@ describe('discovery and keys', () => {
     }
   });
 });
+
+describe.each(['RS256', 'RS384', 'PS256', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'] as const)(
+  'createTestIssuer({ algorithm: %s })',
+  (algorithm) => {
+    it('signs tokens that verify, under a kid that is the RFC 7638 thumbprint', async () => {
+      const own = await createTestIssuer({ algorithm });
+      try {
+        const { valid, header } = await verify(await own.accessToken(), `${own.issuer}/jwks`);
+        expect(valid).toBe(true);
+        expect(header.alg).toBe(algorithm);
+        const { keys } = await getJson(`${own.issuer}/jwks`);
+        expect(header.kid).toBe(await calculateJwkThumbprint(keys[0] as JWK));
+      } finally {
+        await own.close();
+      }
+    });
+  },
+);
 
 describe('accessToken()', () => {
   it('mints an RFC 9068 JWT signed with a published key', async () => {

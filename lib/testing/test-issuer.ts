@@ -5,10 +5,10 @@ import type { AddressInfo } from 'node:net';
 import type { OidcResourceModuleOptions } from '../interfaces/oidc-resource-options.interface.js';
 import { accessTokenClaims } from './access-token-claims.js';
 import { handleRequest, type EndpointContext } from './issuer-endpoints.js';
+import { signJws } from '../utils/jws.js';
 import {
   generateSigningKey,
   isTestSigningAlgorithm,
-  signJws,
   type SigningKey,
   type TestSigningAlgorithm,
 } from './signing-keys.js';
