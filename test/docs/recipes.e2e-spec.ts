@@ -2,14 +2,13 @@
  * The README's quick start and docs/testing.md's recipes, run as written (fetch stands in for
  * supertest): the JWT-only module, `user.sub ?? user.clientId`, options replaced in a test
  * module through OIDC_RESOURCE_OPTIONS (forRoot and forRootAsync), the introspection block that
- * stays off while its client id is unset, and tokens signed with node:crypto alone.
+ * stays off while its client id is unset, and docs/testing.md's end-to-end spec with the test
+ * issuer (`nestjs-oidc-resource/testing`). The spec itself runs verbatim in the package test.
  */
 import 'reflect-metadata';
 import { Body, Controller, Get, Module, Post, type INestApplication } from '@nestjs/common';
 import { ConfigModule, ConfigService } from '@nestjs/config';
 import { Test } from '@nestjs/testing';
-import { generateKeyPairSync, randomUUID, sign } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
   CurrentUser,
@@ -20,6 +19,7 @@ import {
   type AuthenticatedPrincipal,
   type OidcResourceModuleOptions,
 } from '../../lib/index.js';
+import { createTestIssuer, type TestIssuer } from '../../lib/testing/index.js';
 
 const AUDIENCE = 'https://api.test';
 
@@ -84,49 +84,19 @@ function envAppModule(variables: Record<string, string>) {
   return EnvAppModule;
 }
 
-// docs/testing.md, "Real tokens, from a provider of your own".
-const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-const jwk = { ...publicKey.export({ format: 'jwk' }), kid: 'test-key', alg: 'ES256', use: 'sig' };
+let kit: TestIssuer;
 let issuer: string;
-let provider: Server;
 
-function accessToken(claims: Record<string, unknown> = {}): string {
-  const part = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url');
-  const now = Math.floor(Date.now() / 1000);
-  const header = part({ alg: 'ES256', typ: 'at+jwt', kid: 'test-key' });
-  const payload = part({
-    iss: issuer,
-    aud: AUDIENCE,
-    sub: 'alice',
-    client_id: 'test-client',
-    jti: randomUUID(),
-    iat: now,
-    exp: now + 300,
-    ...claims,
-  });
-  const key = { key: privateKey, dsaEncoding: 'ieee-p1363' } as const;
-  const signature = sign('sha256', Buffer.from(`${header}.${payload}`), key);
-  return `${header}.${payload}.${signature.toString('base64url')}`;
-}
+/** A token from the test issuer for AUDIENCE; `claims` are applied last. */
+const accessToken = (scopes: string[], claims: Record<string, unknown> = {}) =>
+  kit.accessToken({ sub: 'alice', audience: AUDIENCE, scopes, claims });
 
 beforeAll(async () => {
-  provider = createServer((req, res) => {
-    res.setHeader('content-type', 'application/json');
-    if (req.url === '/.well-known/openid-configuration') {
-      res.end(JSON.stringify({ issuer, jwks_uri: `${issuer}/jwks` }));
-    } else if (req.url === '/jwks') {
-      res.end(JSON.stringify({ keys: [jwk] }));
-    } else {
-      res.writeHead(404).end('{}');
-    }
-  });
-  await new Promise<void>((resolve) => provider.listen(0, '127.0.0.1', resolve));
-  issuer = `http://127.0.0.1:${(provider.address() as AddressInfo).port}`;
+  kit = await createTestIssuer();
+  issuer = kit.issuer;
 });
 
-afterAll(async () => {
-  await new Promise<void>((resolve) => provider.close(() => resolve()));
-});
+afterAll(() => kit.close());
 
 const apps: INestApplication[] = [];
 afterEach(async () => {
@@ -165,16 +135,15 @@ async function call(
 describe('docs/testing.md: options replaced in a test module', () => {
   it("replaces AppModule's forRoot options: tokens from the test's own issuer are accepted", async () => {
     const api = await start(StaticAppModule, { issuer, audience: AUDIENCE });
-    const reader = accessToken({ scope: 'notes:read' });
+    const reader = await accessToken(['notes:read']);
 
     expect(await call(api, '/notes', reader)).toEqual({
       status: 200,
       body: { for: 'alice', notes: [] },
     });
     expect((await call(api, '/notes', reader, { text: 'x' })).status).toBe(403);
-    expect((await call(api, '/notes', accessToken({ scope: 'notes:read', exp: 1 }))).status).toBe(
-      401,
-    );
+    const expired = await accessToken(['notes:read'], { exp: 1 });
+    expect((await call(api, '/notes', expired)).status).toBe(401);
     expect((await call(api, '/notes')).status).toBe(401);
     expect(await call(api, '/notes/count')).toEqual({ status: 200, body: { count: 42 } });
   });
@@ -182,7 +151,7 @@ describe('docs/testing.md: options replaced in a test module', () => {
   it('without the override, the same module asks its production issuer', async () => {
     // The recipe's tokens are accepted because of the override: here nothing answers, so 503.
     const api = await start(StaticAppModule);
-    const { status } = await call(api, '/notes', accessToken({ scope: 'notes:read' }));
+    const { status } = await call(api, '/notes', await accessToken(['notes:read']));
     expect(status).toBe(503);
   });
 
@@ -191,7 +160,7 @@ describe('docs/testing.md: options replaced in a test module', () => {
     await expect(start(EnvAppModule)).rejects.toThrow(/OIDC_ISSUER/);
 
     const api = await start(EnvAppModule, { issuer, audience: AUDIENCE });
-    const { status } = await call(api, '/notes', accessToken({ scope: 'notes:read' }));
+    const { status } = await call(api, '/notes', await accessToken(['notes:read']));
     expect(status).toBe(200);
   });
 });
@@ -203,7 +172,7 @@ describe('README: quick start', () => {
       audience: AUDIENCE,
       requireJwtAccessTokenType: false,
     });
-    const token = accessToken({ scope: 'notes:read notes:write', sub: undefined });
+    const token = await accessToken(['notes:read', 'notes:write'], { sub: undefined });
 
     expect(await call(api, '/notes', token)).toEqual({
       status: 200,
@@ -217,7 +186,7 @@ describe('README: quick start', () => {
 
   it('starts JWT-only while OIDC_INTROSPECTION_CLIENT_ID is unset', async () => {
     const api = await start(envAppModule({ OIDC_ISSUER: issuer, OIDC_AUDIENCE: AUDIENCE }));
-    const { status } = await call(api, '/notes', accessToken({ scope: 'notes:read' }));
+    const { status } = await call(api, '/notes', await accessToken(['notes:read']));
     expect(status).toBe(200);
   });
 
@@ -228,5 +197,69 @@ describe('README: quick start', () => {
       OIDC_INTROSPECTION_CLIENT_ID: 'notes-api',
     });
     await expect(start(EnvAppModule)).rejects.toThrow(/OIDC_INTROSPECTION_CLIENT_SECRET/);
+  });
+});
+
+// docs/testing.md, "An end-to-end spec": the app (production settings from the environment,
+// which this test does not set) and the spec's four cases.
+@Controller('notes')
+class DocsNotesController {
+  @Get()
+  @Scopes('notes:read')
+  list(@CurrentUser('sub') owner: string) {
+    return { owner, notes: [] };
+  }
+}
+
+@Module({
+  imports: [
+    OidcResourceModule.forRootAsync({
+      useFactory: () => ({
+        issuer: process.env.OIDC_ISSUER!,
+        audience: process.env.OIDC_AUDIENCE!,
+      }),
+    }),
+  ],
+  controllers: [DocsNotesController],
+})
+class DocsAppModule {}
+
+describe('docs/testing.md: an end-to-end spec', () => {
+  let api: string;
+  let app: INestApplication;
+  beforeAll(async () => {
+    expect(process.env.OIDC_ISSUER).toBeUndefined(); // the factory would throw if it ran
+    api = await start(DocsAppModule, kit.moduleOptions({ audience: 'notes-api' }));
+    app = apps.pop()!; // one app for the four cases, as in the spec (not closed after each)
+  });
+  afterAll(() => app.close());
+
+  it('lists notes for a token with notes:read (200)', async () => {
+    const token = await kit.accessToken({ sub: 'alice', scopes: ['notes:read'] });
+    expect(await call(api, '/notes', token)).toEqual({
+      status: 200,
+      body: { owner: 'alice', notes: [] },
+    });
+  });
+
+  it('refuses a token without notes:read (403)', async () => {
+    const token = await kit.accessToken({ sub: 'alice', scopes: ['notes:write'] });
+    expect((await call(api, '/notes', token)).status).toBe(403);
+  });
+
+  it('refuses an expired token (401)', async () => {
+    const token = await kit.accessToken({ scopes: ['notes:read'], expiresIn: -60 });
+    expect((await call(api, '/notes', token)).status).toBe(401);
+  });
+
+  it('answers 503 while the issuer is down', async () => {
+    const token = await kit.accessToken({ scopes: ['notes:read'], format: 'opaque' });
+    await kit.stop();
+    try {
+      expect((await call(api, '/notes', token)).status).toBe(503);
+    } finally {
+      await kit.start();
+    }
+    expect((await call(api, '/notes', token)).status).toBe(200);
   });
 });
