@@ -29,6 +29,8 @@ export {
   InvalidConfigurationError,
   OIDC_ERROR_STATUS,
   type OidcResourceErrorCode,
+  type OidcResourceErrorOptions,
+  type OidcResourceErrorReason,
 } from './errors/oidc-resource.error.js';
 export { bearerChallenge, toHttpError, type OidcHttpError } from './errors/www-authenticate.js';
 export type { Clock } from './utils/clock.js';

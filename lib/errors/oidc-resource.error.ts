@@ -13,6 +13,90 @@ export type OidcResourceErrorCode =
   | 'issuer_unavailable'
   | 'invalid_configuration';
 
+/**
+ * Why a token or request was refused: one stable, snake_case value per rule, for tests, logs
+ * and exception filters to key on (messages may improve; reasons do not change). The same
+ * failure has the same reason, and the same message, whether the token was a JWT or was
+ * introspected. Never part of the `WWW-Authenticate` challenge.
+ */
+export type OidcResourceErrorReason =
+  // the request
+  | 'empty_token'
+  | 'request_malformed'
+  | 'authorization_duplicated'
+  | 'token_sent_twice'
+  | 'query_token_not_allowed'
+  // the token's form
+  | 'too_long'
+  | 'malformed'
+  | 'encrypted'
+  | 'introspection_not_configured'
+  // the JWS header, key and signature
+  | 'alg_not_allowed'
+  | 'crit_not_supported'
+  | 'typ_not_accepted'
+  | 'kid_unknown'
+  | 'kid_ambiguous'
+  | 'key_unusable'
+  | 'signature_invalid'
+  // the claims (JWT payload or introspection answer)
+  | 'claim_missing'
+  | 'claim_malformed'
+  | 'iss_mismatch'
+  | 'aud_mismatch'
+  | 'expired'
+  | 'not_yet_valid'
+  | 'iat_in_future'
+  | 'id_token'
+  | 'not_access_token'
+  | 'sender_constrained'
+  // introspection
+  | 'inactive'
+  | 'untyped_introspection'
+  | 'unsupported_token_type';
+
+/** Every {@link OidcResourceErrorReason}, for checking values read back from a shared cache. */
+export const OIDC_ERROR_REASONS: ReadonlySet<string> = new Set<OidcResourceErrorReason>([
+  'empty_token',
+  'request_malformed',
+  'authorization_duplicated',
+  'token_sent_twice',
+  'query_token_not_allowed',
+  'too_long',
+  'malformed',
+  'encrypted',
+  'introspection_not_configured',
+  'alg_not_allowed',
+  'crit_not_supported',
+  'typ_not_accepted',
+  'kid_unknown',
+  'kid_ambiguous',
+  'key_unusable',
+  'signature_invalid',
+  'claim_missing',
+  'claim_malformed',
+  'iss_mismatch',
+  'aud_mismatch',
+  'expired',
+  'not_yet_valid',
+  'iat_in_future',
+  'id_token',
+  'not_access_token',
+  'sender_constrained',
+  'inactive',
+  'untyped_introspection',
+  'unsupported_token_type',
+]);
+
+/** Options of the error constructors. */
+export interface OidcResourceErrorOptions {
+  cause?: unknown;
+  /** The rule that refused the token or request. */
+  reason?: OidcResourceErrorReason;
+  /** The claim (JWT claim or introspection member) the rule is about, when there is one. */
+  claim?: string;
+}
+
 /** HTTP status of each error code. */
 export const OIDC_ERROR_STATUS: Readonly<Record<OidcResourceErrorCode, number>> = Object.freeze({
   token_missing: 401,
@@ -41,11 +125,17 @@ export class OidcResourceError extends Error {
   readonly code: OidcResourceErrorCode;
   /** HTTP status for this error. */
   readonly status: number;
+  /** The rule that refused the token or request, when the library refused it. */
+  readonly reason?: OidcResourceErrorReason;
+  /** The claim that rule is about, when there is one (`aud`, `nonce`…). */
+  readonly claim?: string;
 
-  constructor(code: OidcResourceErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
+  constructor(code: OidcResourceErrorCode, message: string, options?: OidcResourceErrorOptions) {
+    super(message, options?.cause !== undefined ? { cause: options.cause } : undefined);
     this.code = code;
     this.status = OIDC_ERROR_STATUS[code];
+    if (options?.reason !== undefined) this.reason = options.reason;
+    if (options?.claim !== undefined) this.claim = options.claim;
   }
 
   override get name(): string {
@@ -53,8 +143,22 @@ export class OidcResourceError extends Error {
   }
 
   /** Keeps the cause out of JSON, so no upstream detail leaks into a response body by accident. */
-  toJSON(): { name: string; code: OidcResourceErrorCode; status: number; message: string } {
-    return { name: this.name, code: this.code, status: this.status, message: this.message };
+  toJSON(): {
+    name: string;
+    code: OidcResourceErrorCode;
+    status: number;
+    message: string;
+    reason?: OidcResourceErrorReason;
+    claim?: string;
+  } {
+    return {
+      name: this.name,
+      code: this.code,
+      status: this.status,
+      message: this.message,
+      ...(this.reason !== undefined ? { reason: this.reason } : {}),
+      ...(this.claim !== undefined ? { claim: this.claim } : {}),
+    };
   }
 }
 
@@ -67,29 +171,29 @@ export class TokenMissingError extends OidcResourceError {
 
 /** The request is malformed: bad `Authorization` syntax, or a token sent more than once. */
 export class InvalidRequestError extends OidcResourceError {
-  constructor(message: string, options?: { cause?: unknown }) {
+  constructor(message: string, options?: OidcResourceErrorOptions) {
     super('invalid_request', message, options);
   }
 }
 
 /** The token is malformed, badly signed, or for another issuer, audience or use. */
 export class InvalidTokenError extends OidcResourceError {
-  constructor(message: string, options?: { cause?: unknown }) {
+  constructor(message: string, options?: OidcResourceErrorOptions) {
     super('invalid_token', message, options);
   }
 }
 
-/** The token has expired (`exp`). Answered as RFC 6750 `invalid_token`. */
+/** The token has expired (`exp`). Answered as RFC 6750 `invalid_token`. Reason `expired`. */
 export class TokenExpiredError extends OidcResourceError {
-  constructor(message = 'The access token expired', options?: { cause?: unknown }) {
-    super('token_expired', message, options);
+  constructor(message = 'The access token expired', options?: OidcResourceErrorOptions) {
+    super('token_expired', message, { reason: 'expired', claim: 'exp', ...options });
   }
 }
 
-/** Introspection said the token is not active (revoked, expired or unknown). */
+/** Introspection said the token is not active (revoked, expired or unknown). Reason `inactive`. */
 export class TokenInactiveError extends OidcResourceError {
-  constructor(message = 'The access token is not active', options?: { cause?: unknown }) {
-    super('token_inactive', message, options);
+  constructor(message = 'The access token is not active', options?: OidcResourceErrorOptions) {
+    super('token_inactive', message, { reason: 'inactive', ...options });
   }
 }
 

@@ -186,6 +186,55 @@ describe('extractToken', () => {
       );
     });
 
+    it.each(['access%5Ftoken', 'access%5ftoken', '%61ccess_token', 'access_t%6Fken'])(
+      'a percent-encoded name (%s) is the same parameter: refused while off, read when allowed',
+      (name) => {
+        // The query is application/x-www-form-urlencoded (RFC 6750 §2.3): names are decoded
+        // like values, so these ARE access_token, for this library as for any query parser.
+        const off = extractToken(request([], `/r?${name}=${TOKEN}`), undefined, false);
+        expectInvalid(off);
+        expect(off.error!.reason).toBe('query_token_not_allowed');
+        expect(
+          extractToken(request([], `/r?${name}=${encodeURIComponent(TOKEN)}`), undefined, true),
+        ).toEqual({ token: TOKEN, fromQuery: true });
+        const twice = extractToken(
+          request([], `/r?access_token=${TOKEN}&${name}=${TOKEN}`),
+          undefined,
+          true,
+        );
+        expectInvalid(twice);
+        expect(twice.error!.reason).toBe('token_sent_twice');
+      },
+    );
+
+    it('an encoded name that decodes to something else is not a token', () => {
+      expect(extractToken(request([], '/r?access%5Ftokens=1&x=%41'), undefined, false)).toEqual({});
+    });
+
+    it('each refusal names its reason', () => {
+      const reasons = [
+        extractToken(request([], `/r?access_token=${TOKEN}`), undefined, false),
+        extractToken(request([], '/r?access_token=a%20b'), undefined, true),
+        extractToken(request([['authorization', 'Bearer']]), undefined, false),
+        extractToken(
+          request([
+            ['authorization', `Bearer ${TOKEN}`],
+            ['Authorization', `Bearer ${TOKEN}`],
+          ]),
+          undefined,
+          false,
+        ),
+        extractToken(request([['authorization', `Bearer ${TOKEN}`]]), { access_token: 'x' }, false),
+      ].map((result) => result.error?.reason);
+      expect(reasons).toEqual([
+        'query_token_not_allowed',
+        'request_malformed',
+        'request_malformed',
+        'authorization_duplicated',
+        'token_sent_twice',
+      ]);
+    });
+
     it('must be a b64token', () => {
       expectInvalid(extractToken(request([], '/r?access_token=a%20b'), undefined, true));
       expectInvalid(extractToken(request([], '/r?access_token='), undefined, true));

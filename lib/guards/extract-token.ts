@@ -1,5 +1,8 @@
 import type { IncomingMessage } from 'node:http';
-import { InvalidRequestError } from '../errors/oidc-resource.error.js';
+import {
+  InvalidRequestError,
+  type OidcResourceErrorReason,
+} from '../errors/oidc-resource.error.js';
 
 /** Where a request's access token was found, or why the request is malformed. */
 export interface TokenExtraction {
@@ -12,8 +15,8 @@ export interface TokenExtraction {
 const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
 const NONE: TokenExtraction = Object.freeze({});
 
-function invalid(message: string): TokenExtraction {
-  return { error: new InvalidRequestError(message) };
+function invalid(reason: OidcResourceErrorReason, message: string): TokenExtraction {
+  return { error: new InvalidRequestError(message, { reason }) };
 }
 
 /** RFC 6750 §2.2: only an `application/x-www-form-urlencoded` body is a way of sending a token. */
@@ -36,7 +39,9 @@ function hasBodyToken(raw: IncomingMessage, body: unknown): boolean {
  * - the `Authorization: Bearer` header (scheme case-insensitive, `1*SP`, b64token syntax);
  *   two `Authorization` fields are malformed (Node keeps only the first in `req.headers`,
  *   so the raw header list is read);
- * - `?access_token=` only when allowed; otherwise it is `invalid_request`;
+ * - `?access_token=` only when allowed; otherwise it is `invalid_request`. The query is form
+ *   encoded, so a percent-encoded name (`access%5Ftoken`) is the same parameter, as it is to
+ *   every query parser the app itself uses;
  * - a form-body `access_token` is never read, but a token sent in two ways is `invalid_request`
  *   (a JSON body that happens to have an `access_token` field is not a token transmission).
  * Another scheme (`Basic …`) is "no bearer credentials", answered with a bare challenge.
@@ -52,7 +57,10 @@ export function extractToken(
     const name = rawHeaders[i]!;
     if (name.length === 13 && name.toLowerCase() === 'authorization') {
       if (header !== undefined)
-        return invalid('The request has more than one Authorization header');
+        return invalid(
+          'authorization_duplicated',
+          'The request has more than one Authorization header',
+        );
       header = rawHeaders[i + 1]!;
     }
   }
@@ -64,29 +72,43 @@ export function extractToken(
     const scheme = space === -1 ? value : value.slice(0, space);
     if (scheme.length === 6 && scheme.toLowerCase() === 'bearer') {
       const credentials = space === -1 ? '' : value.slice(space + 1).replace(/^ +/, '');
-      if (credentials.length === 0) return invalid('The Bearer credentials are empty');
+      if (credentials.length === 0)
+        return invalid('request_malformed', 'The Bearer credentials are empty');
       if (!B64TOKEN.test(credentials))
-        return invalid('The Bearer token is not a valid b64token (RFC 6750 section 2.1)');
+        return invalid(
+          'request_malformed',
+          'The Bearer token is not a valid b64token (RFC 6750 section 2.1)',
+        );
       token = credentials;
     }
   }
 
   const url = raw.url ?? '';
   const queryStart = url.indexOf('?');
-  if (queryStart !== -1 && url.includes('access_token', queryStart)) {
+  // Parsing is skipped for queries that cannot name the parameter: neither the plain name nor
+  // any percent-encoding (which may spell it, e.g. "access%5Ftoken").
+  if (
+    queryStart !== -1 &&
+    (url.includes('access_token', queryStart) || url.includes('%', queryStart))
+  ) {
     const values = new URLSearchParams(url.slice(queryStart + 1)).getAll('access_token');
     if (values.length > 0) {
-      if (!allowQueryToken) return invalid('Access tokens in the query string are not accepted');
+      if (!allowQueryToken)
+        return invalid(
+          'query_token_not_allowed',
+          'Access tokens in the query string are not accepted',
+        );
       if (values.length > 1 || token !== undefined || hasBodyToken(raw, body)) {
-        return invalid('The access token was sent in more than one way');
+        return invalid('token_sent_twice', 'The access token was sent in more than one way');
       }
       const value = values[0]!;
       if (!B64TOKEN.test(value))
-        return invalid('The access_token parameter is not a valid b64token');
+        return invalid('request_malformed', 'The access_token parameter is not a valid b64token');
       return { token: value, fromQuery: true };
     }
   }
   if (token === undefined) return NONE;
-  if (hasBodyToken(raw, body)) return invalid('The access token was sent in more than one way');
+  if (hasBodyToken(raw, body))
+    return invalid('token_sent_twice', 'The access token was sent in more than one way');
   return { token };
 }

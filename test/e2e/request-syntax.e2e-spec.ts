@@ -311,6 +311,11 @@ describe.each(ADAPTERS)('request syntax (%s)', (adapter) => {
       expectError(res, 400, INVALID_REQUEST, read);
     });
 
+    it('?access%5Ftoken=<valid> is the same parameter: 400 invalid_request', async () => {
+      const res = await call(`${url}/api/read?access%5Ftoken=${read}`);
+      expectError(res, 400, INVALID_REQUEST, read);
+    });
+
     it('a query parameter merely named like it is not a token', async () => {
       const res = await call(`${url}/api/read?my_access_token=x&access_tokens=y`, {
         headers: { authorization: `Bearer ${read}` },
@@ -331,6 +336,13 @@ describe.each(ADAPTERS)('request syntax (%s)', (adapter) => {
       const res = await call(`${queryUrl}/api/any?access_token=${encodeURIComponent(opaque)}`);
       expect(res.status).toBe(200);
       expect(res.json).toMatchObject({ clientId: 'cc-opaque', source: 'introspection' });
+      expect(header(res, 'cache-control')).toMatch(/private/);
+    });
+
+    it('?access%5Ftoken=<valid JWT> is read like ?access_token=: 200', async () => {
+      const res = await call(`${queryUrl}/api/read?access%5Ftoken=${encodeURIComponent(read)}`);
+      expect(res.status).toBe(200);
+      expect(res.json).toEqual({ sub: 'cc-jwt' });
       expect(header(res, 'cache-control')).toMatch(/private/);
     });
 
