@@ -1,3 +1,6 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import {
   InvalidTokenError,
   OIDC_ERROR_REASONS,
@@ -62,5 +65,37 @@ describe('OidcResourceError reason and claim', () => {
     );
     expect(http.headers['WWW-Authenticate']).not.toMatch(/reason|[^a-z]id_token/);
     expect(http.headers['WWW-Authenticate']).toMatch(/error="invalid_token"/);
+  });
+});
+
+describe('every refusal in the library names its reason', () => {
+  /** The argument list of each `new InvalidTokenError(…)` in lib/, found by counting parentheses. */
+  function constructions(): Array<{ file: string; args: string }> {
+    const root = fileURLToPath(new URL('..', import.meta.url));
+    const files = readdirSync(root, { recursive: true, encoding: 'utf8' }).filter(
+      (f) => f.endsWith('.ts') && !f.endsWith('.spec.ts'),
+    );
+    const found: Array<{ file: string; args: string }> = [];
+    for (const file of files) {
+      const text = readFileSync(join(root, file), 'utf8');
+      const marker = 'new InvalidTokenError(';
+      for (let at = text.indexOf(marker); at !== -1; at = text.indexOf(marker, at + 1)) {
+        let depth = 1;
+        let end = at + marker.length;
+        while (depth > 0 && end < text.length) {
+          if (text[end] === '(') depth++;
+          else if (text[end] === ')') depth--;
+          end++;
+        }
+        found.push({ file, args: text.slice(at + marker.length, end - 1) });
+      }
+    }
+    return found;
+  }
+
+  it('each new InvalidTokenError passes a reason', () => {
+    const all = constructions();
+    expect(all.length).toBeGreaterThan(3);
+    expect(all.filter(({ args }) => !/\breason\b|\bdetails\b/.test(args))).toEqual([]);
   });
 });

@@ -40,6 +40,20 @@ export interface IntrospectionOptions {
   privateKey?: JsonWebKeyObject | KeyObject;
   /** Overrides the discovered `introspection_endpoint`. */
   endpoint?: string;
+  /**
+   * Accept an active introspection answer that has neither `aud` nor `token_type`.
+   *
+   * Without this, such an answer is refused (`reason: 'untyped_introspection'`), because RFC
+   * 7662 makes both members optional and an active refresh token looks exactly like that: an
+   * API that accepted it would take refresh tokens as access tokens. Some providers send
+   * neither member for their access tokens and have no setting to add one (LemonLDAP::NG).
+   * Turn this on only for a provider that never reports a refresh token as active to this
+   * API's client (LemonLDAP::NG answers inactive for them). Answers with an `aud` are still
+   * checked against `audience`, and a `token_type` other than `Bearer`/`DPoP` is still refused.
+   * @default false
+   * @see RFC 7662 §2.2
+   */
+  allowUntypedResponses?: boolean;
 }
 
 /** Token cache settings. Times are in milliseconds. */

@@ -106,10 +106,13 @@ export class JwksService {
   /** Resolves the verification key for a JWS header. */
   async getKey(header: KeyHint): Promise<VerificationKey> {
     const alg = header.alg;
-    if (typeof alg !== 'string') throw new InvalidTokenError('The access token header has no alg');
+    if (typeof alg !== 'string')
+      throw new InvalidTokenError('The access token header has no alg', { reason: 'malformed' });
     const kid = header.kid;
     if (kid !== undefined && (typeof kid !== 'string' || kid.length > 256)) {
-      throw new InvalidTokenError('The access token header has an invalid kid');
+      throw new InvalidTokenError('The access token header has an invalid kid', {
+        reason: 'malformed',
+      });
     }
     let set = await this.current();
     let jwk = this.select(set, alg, kid);
@@ -126,7 +129,9 @@ export class JwksService {
       }
     }
     if (!jwk)
-      throw new InvalidTokenError('No key of the issuer matches the access token (kid/alg)');
+      throw new InvalidTokenError('No key of the issuer matches the access token (kid/alg)', {
+        reason: 'kid_unknown',
+      });
     return this.importKey(jwk, alg);
   }
 
@@ -157,6 +162,7 @@ export class JwksService {
         // Without a kid, two candidate keys are ambiguous; refuse rather than guess.
         throw new InvalidTokenError(
           'The access token has no kid and several issuer keys could match',
+          { reason: 'kid_ambiguous' },
         );
       }
       found = jwk;
@@ -174,6 +180,7 @@ export class JwksService {
       } catch (cause) {
         throw new InvalidTokenError('The issuer key that matches the access token cannot be used', {
           cause,
+          reason: 'key_unusable',
         });
       }
       byAlg.set(alg, key);

@@ -28,7 +28,8 @@ const LOG_INTERVAL = 30_000;
 function settingsFingerprint(options: ResolvedOidcResourceOptions): string {
   const introspection = options.introspection;
   const settings = {
-    v: 1,
+    // 2: refusals carry a reason, and ID tokens are refused in more shapes.
+    v: 2,
     issuer: options.issuer,
     audiences: options.audiences === false ? false : [...options.audiences].sort(),
     tokenFormat: options.tokenFormat,
@@ -41,6 +42,7 @@ function settingsFingerprint(options: ResolvedOidcResourceOptions): string {
           clientId: introspection.clientId,
           authMethod: introspection.authMethod,
           endpoint: introspection.endpoint ?? null,
+          allowUntypedResponses: introspection.allowUntypedResponses,
         }
       : null,
   };

@@ -8,7 +8,8 @@ import {
   OidcResourceError,
   TokenExpiredError,
   TokenInactiveError,
-  type OidcResourceErrorCode,
+  OIDC_ERROR_REASONS,
+  type OidcResourceErrorReason,
 } from '../errors/oidc-resource.error.js';
 import type { AuthenticatedPrincipal } from '../interfaces/authenticated-principal.interface.js';
 import type { JsonWebKeyObject as JWK } from '../interfaces/oidc-resource-options.interface.js';
@@ -28,15 +29,31 @@ import {
   signJws,
   verifyJwsSignature,
 } from '../utils/jws.js';
+import {
+  audienceList,
+  checkAudience,
+  checkIssuer,
+  checkNotIdToken,
+  checkTimes,
+  claimMalformed,
+  claimMissing,
+  refuse,
+} from '../utils/claim-rules.js';
 import { SingleFlight } from '../utils/single-flight.js';
 import { IssuerMetadataService } from './issuer-metadata.service.js';
 import { JwksService } from './jwks.service.js';
 import { TokenCacheService } from './token-cache.service.js';
 
-/** A cached outcome: a principal snapshot, or the error a bad token earned. */
+/** A cached outcome: a principal snapshot, or the error a bad token earned (reason included). */
 type CachedOutcome =
   | { ok: true; principal: PrincipalSnapshot }
-  | { ok: false; code: 'invalid_token' | 'token_expired' | 'token_inactive'; message: string };
+  | {
+      ok: false;
+      code: 'invalid_token' | 'token_expired' | 'token_inactive';
+      message: string;
+      reason?: OidcResourceErrorReason;
+      claim?: string;
+    };
 
 const NEGATIVE_CODES: ReadonlySet<unknown> = new Set([
   'invalid_token',
@@ -49,7 +66,12 @@ function isCachedOutcome(value: unknown, issuer: string): value is CachedOutcome
   if (typeof value !== 'object' || value === null) return false;
   const outcome = value as Record<string, unknown>;
   if (outcome.ok === false)
-    return NEGATIVE_CODES.has(outcome.code) && typeof outcome.message === 'string';
+    return (
+      NEGATIVE_CODES.has(outcome.code) &&
+      typeof outcome.message === 'string' &&
+      (outcome.reason === undefined || OIDC_ERROR_REASONS.has(outcome.reason as string)) &&
+      (outcome.claim === undefined || typeof outcome.claim === 'string')
+    );
   if (outcome.ok !== true || typeof outcome.principal !== 'object' || outcome.principal === null)
     return false;
   const p = outcome.principal as Record<string, unknown>;
@@ -67,6 +89,10 @@ function isCachedOutcome(value: unknown, issuer: string): value is CachedOutcome
     (p.clientId === undefined || typeof p.clientId === 'string')
   );
 }
+
+const malformed = () => refuse('malformed', 'The access token is malformed');
+const algNotAllowed = () =>
+  refuse('alg_not_allowed', 'The access token is signed with an algorithm that is not allowed');
 
 const JWS_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
 const JWE_SHAPE =
@@ -96,13 +122,6 @@ function normalizeTyp(value: unknown): string | undefined {
   const lower = value.toLowerCase();
   // RFC 7515 §4.1.9: a typ without "/" means "application/" + typ.
   return lower.startsWith('application/') ? lower.slice('application/'.length) : lower;
-}
-
-function audienceList(value: unknown): string[] | undefined {
-  if (value === undefined) return [];
-  if (typeof value === 'string') return [value];
-  if (Array.isArray(value) && value.every((a) => typeof a === 'string')) return value as string[];
-  return undefined;
 }
 
 function clientAssertionAlg(key: JWK | KeyObject): string {
@@ -157,10 +176,10 @@ export class TokenValidationService {
    */
   async validate(token: string): Promise<AuthenticatedPrincipal> {
     if (typeof token !== 'string' || token.length === 0) {
-      throw new InvalidRequestError('The access token is empty');
+      throw new InvalidRequestError('The access token is empty', { reason: 'empty_token' });
     }
     if (token.length > this.options.maxTokenLength) {
-      throw new InvalidTokenError('The access token is too long');
+      throw refuse('too_long', 'The access token is too long');
     }
     const key = TokenCacheService.keyFor('token', token);
     // A memory hit is read synchronously: no await before the answer on the hot path.
@@ -168,7 +187,7 @@ export class TokenValidationService {
       this.cache.peek<CachedOutcome>(key) ??
       (await this.cache.getShared(key, this.acceptCached)) ??
       (await this.flight.run(key, () => this.validateAndCache(token, key)));
-    if (!outcome.ok) throw this.errorFor(outcome.code, outcome.message);
+    if (!outcome.ok) throw this.errorFor(outcome);
     if (isExpired(outcome.principal, this.clock(), this.options.clockTolerance)) {
       void this.cache.delete(key);
       throw new TokenExpiredError();
@@ -189,6 +208,8 @@ export class TokenValidationService {
           ok: false,
           code: error.code as Extract<CachedOutcome, { ok: false }>['code'],
           message: error.message,
+          ...(error.reason !== undefined ? { reason: error.reason } : {}),
+          ...(error.claim !== undefined ? { claim: error.claim } : {}),
         };
         await this.cache.set(key, outcome, this.options.cache.negativeTtl);
       } else {
@@ -198,10 +219,16 @@ export class TokenValidationService {
     return outcome;
   }
 
-  private errorFor(code: OidcResourceErrorCode, message: string): OidcResourceError {
-    if (code === 'token_expired') return new TokenExpiredError(message);
-    if (code === 'token_inactive') return new TokenInactiveError(message);
-    return new InvalidTokenError(message);
+  /** Rebuilds a cached refusal: same code, message, reason and claim as the first time. */
+  private errorFor(outcome: Extract<CachedOutcome, { ok: false }>): OidcResourceError {
+    const { code, message, reason, claim } = outcome;
+    const details = {
+      ...(reason !== undefined ? { reason } : {}),
+      ...(claim !== undefined ? { claim } : {}),
+    };
+    if (code === 'token_expired') return new TokenExpiredError(message, details);
+    if (code === 'token_inactive') return new TokenInactiveError(message, details);
+    return new InvalidTokenError(message, details);
   }
 
   private async validateUncached(token: string): Promise<PrincipalSnapshot> {
@@ -216,11 +243,12 @@ export class TokenValidationService {
     } else if (JWE_SHAPE.test(token)) {
       const header = decodeJsonSegment(token.slice(0, token.indexOf('.')));
       if (header && typeof header.enc === 'string') {
-        throw new InvalidTokenError('Encrypted (JWE) access tokens are not supported');
+        throw refuse('encrypted', 'Encrypted (JWE) access tokens are not supported');
       }
     }
     if (!this.options.introspection) {
-      throw new InvalidTokenError(
+      throw refuse(
+        'introspection_not_configured',
         'The access token is not a JWT, and introspection is not configured',
       );
     }
@@ -245,32 +273,33 @@ export class TokenValidationService {
       const alg = (
         decodedHeader ?? decodeJsonSegment(token.slice(0, Math.max(0, token.indexOf('.'))))
       )?.alg;
-      throw new InvalidTokenError(
-        typeof alg === 'string' && !options.algorithms.includes(alg)
-          ? 'The access token is signed with an algorithm that is not allowed'
-          : 'The access token is malformed',
-      );
+      throw typeof alg === 'string' && !options.algorithms.includes(alg)
+        ? algNotAllowed()
+        : malformed();
     }
     const { header } = jws;
     const alg = header.alg;
-    if (typeof alg !== 'string') throw new InvalidTokenError('The access token is malformed');
-    if (!options.algorithms.includes(alg)) {
-      throw new InvalidTokenError(
-        'The access token is signed with an algorithm that is not allowed',
-      );
-    }
+    if (typeof alg !== 'string') throw malformed();
+    if (!options.algorithms.includes(alg)) throw algNotAllowed();
     if (header.crit !== undefined) {
       // RFC 7515 §4.1.11: extensions this library does not understand must be refused.
-      throw new InvalidTokenError('The access token uses an unsupported JOSE feature');
+      throw refuse('crit_not_supported', 'The access token uses an unsupported JOSE feature');
     }
     const kind = normalizeTyp(header.typ);
-    if (header.typ !== undefined && kind === undefined)
-      throw new InvalidTokenError('The access token is malformed');
+    if (header.typ !== undefined && kind === undefined) throw malformed();
     const strict = options.requireJwtAccessTokenType;
-    if (strict ? kind !== 'at+jwt' : kind !== undefined && kind !== 'at+jwt' && kind !== 'jwt') {
-      // RFC 9068 §4 (and RFC 8725 §3.11 without explicit typing): keep JWT kinds apart.
-      throw new InvalidTokenError(
-        'The access token\'s "typ" header is not acceptable (RFC 9068 §4)',
+    if (strict && kind !== 'at+jwt') {
+      // RFC 9068 §4. The message names the setting, since plain "JWT" access tokens are common.
+      throw refuse(
+        'typ_not_accepted',
+        'The access token\'s "typ" header is not "at+jwt" (RFC 9068); requireJwtAccessTokenType: false accepts plain "JWT" access tokens',
+      );
+    }
+    if (!strict && kind !== undefined && kind !== 'at+jwt' && kind !== 'jwt') {
+      // RFC 8725 §3.11: a JWT typed as another kind (dpop+jwt, logout+jwt…) is not an access token.
+      throw refuse(
+        'typ_not_accepted',
+        'The JWT\'s "typ" header names another kind of token than an access token',
       );
     }
     const key = await this.jwks.getKey({
@@ -278,55 +307,39 @@ export class TokenValidationService {
       ...(header.kid !== undefined ? { kid: header.kid as string } : {}),
     });
     if (!verifyJwsSignature(alg, key, jws.signingInput, jws.signature)) {
-      throw new InvalidTokenError('The access token signature is invalid');
+      throw refuse('signature_invalid', 'The access token signature is invalid');
     }
     const claims = decodeJsonSegment(jws.payloadSegment);
-    if (!claims) throw new InvalidTokenError('The access token is malformed');
+    if (!claims) throw malformed();
     this.checkJwtClaims(claims, strict);
     return this.snapshot(claims, 'jwt');
   }
 
-  /** RFC 7519 §4.1 and RFC 9068 §2.2: presence, issuer, audience and times. */
+  /**
+   * RFC 7519 §4.1 and RFC 9068 §2.2: presence, issuer, audience, times, and the token's kind
+   * (never an ID token).
+   */
   private checkJwtClaims(claims: Record<string, unknown>, strict: boolean): void {
     const { options } = this;
     const required = strict
       ? RFC9068_CLAIMS
       : ['iss', 'exp', ...(options.audiences ? ['aud'] : [])];
     for (const name of required) {
-      if (claims[name] === undefined)
-        throw new InvalidTokenError(`The access token lacks the required "${name}" claim`);
+      if (claims[name] === undefined) throw claimMissing(name);
     }
-    const unacceptable = (name: string) =>
-      new InvalidTokenError(`The access token's "${name}" claim is not acceptable`);
-    for (const name of ['exp', 'nbf', 'iat'] as const) {
-      if (claims[name] !== undefined && typeof claims[name] !== 'number') throw unacceptable(name);
-    }
-    if (claims.iss !== undefined && claims.iss !== options.issuer) throw unacceptable('iss');
-    const audiences = options.audiences;
-    if (audiences) {
-      const aud = audienceList(claims.aud);
-      if (!aud?.some((a) => audiences.includes(a))) throw unacceptable('aud');
-    }
-    const now = this.clock();
-    const tolerance = options.clockTolerance * 1000;
-    if (
-      typeof claims.exp === 'number' &&
-      isExpired({ exp: claims.exp * 1000 }, now, options.clockTolerance)
-    )
-      throw new TokenExpiredError('The access token expired');
-    if (typeof claims.nbf === 'number' && claims.nbf * 1000 > now + tolerance)
-      throw unacceptable('nbf');
-    if (typeof claims.iat === 'number' && claims.iat * 1000 > now + tolerance)
-      throw new InvalidTokenError('The access token was issued in the future (iat)');
-    if (!strict && claims.nonce !== undefined)
-      throw new InvalidTokenError('The JWT is an ID token, not an access token');
+    // The kind first: "this is an ID token" explains a refusal better than its audience does.
+    checkNotIdToken(claims, !strict);
+    checkTimes(claims, this.clock(), options.clockTolerance);
+    checkIssuer(claims, options.issuer);
+    checkAudience(claims, options.audiences, false);
   }
 
   // ---------------------------------------------------------------- Introspection (RFC 7662)
 
   private async introspect(token: string): Promise<PrincipalSnapshot> {
     const introspection = this.options.introspection;
-    if (!introspection) throw new InvalidTokenError('Introspection is not configured');
+    if (!introspection)
+      throw refuse('introspection_not_configured', 'Introspection is not configured');
     const endpoint = await this.metadata.getIntrospectionEndpoint();
     const body = new URLSearchParams({ token, token_type_hint: 'access_token' });
     const headers: Record<string, string> = {
@@ -351,7 +364,8 @@ export class TokenValidationService {
     );
     if (response.status === 400 && introspectionError(response.text) === 'unsupported_token_type') {
       // The AS refuses to introspect this kind of token (e.g. a JWT): a verdict on the token, not an outage.
-      throw new InvalidTokenError(
+      throw refuse(
+        'unsupported_token_type',
         'The authorization server does not introspect this kind of token',
       );
     }
@@ -377,34 +391,29 @@ export class TokenValidationService {
         'Introspection: the response has no boolean "active" member',
       );
     }
-    const tolerance = this.options.clockTolerance * 1000;
-    const now = this.clock();
-    for (const name of ['exp', 'nbf', 'iat'] as const) {
-      if (claims[name] !== undefined && typeof claims[name] !== 'number') {
-        throw new InvalidTokenError(`The introspection response's "${name}" is not a number`);
-      }
-    }
-    if (typeof claims.exp === 'number' && now >= claims.exp * 1000 + tolerance)
-      throw new TokenExpiredError();
-    if (typeof claims.nbf === 'number' && claims.nbf * 1000 > now + tolerance) {
-      throw new InvalidTokenError('The access token is not valid yet (nbf)');
-    }
-    if (claims.iss !== undefined && claims.iss !== this.options.issuer) {
-      throw new InvalidTokenError('The access token was issued by another issuer');
-    }
     if (claims.token_type !== undefined && !isAccessTokenType(claims.token_type)) {
-      throw new InvalidTokenError('The token is not an access token (token_type)');
+      throw refuse(
+        'not_access_token',
+        'The token is not an access token ("token_type" claim)',
+        'token_type',
+      );
     }
-    const aud = audienceList(claims.aud);
-    if (aud === undefined)
-      throw new InvalidTokenError('The introspection response\'s "aud" is malformed');
-    const audiences = this.options.audiences;
-    if (audiences && aud.length > 0 && !aud.some((a) => audiences.includes(a))) {
-      throw new InvalidTokenError('The access token is meant for another audience');
-    }
-    if (aud.length === 0 && !isAccessTokenType(claims.token_type)) {
-      // An audience-less token of no stated type may be a refresh token (API.md, decision D1).
-      throw new InvalidTokenError('The token has no audience and is not typed as an access token');
+    checkNotIdToken(claims, false);
+    checkTimes(claims, this.clock(), this.options.clockTolerance);
+    checkIssuer(claims, this.options.issuer);
+    const aud = checkAudience(claims, this.options.audiences, true);
+    if (
+      aud.length === 0 &&
+      !isAccessTokenType(claims.token_type) &&
+      !introspection.allowUntypedResponses
+    ) {
+      // An active answer without an audience or a type may describe a refresh token: RFC 7662
+      // makes both optional, and a refresh token is active too. Opt-in for providers that send
+      // neither for their access tokens (LemonLDAP::NG) and report refresh tokens inactive.
+      throw refuse(
+        'untyped_introspection',
+        'The token has no audience and is not typed as an access token',
+      );
     }
     return this.snapshot(claims, 'introspection');
   }
@@ -447,22 +456,25 @@ export class TokenValidationService {
     source: 'jwt' | 'introspection',
   ): PrincipalSnapshot {
     const scopes = parseScopes(claims);
-    if (!scopes) throw new InvalidTokenError('The access token\'s "scope" is malformed');
+    if (!scopes)
+      throw claimMalformed(
+        claims.scope !== undefined && typeof claims.scope !== 'string' ? 'scope' : 'scp',
+      );
     const cnf = claims.cnf;
     if (
       (cnf !== undefined && cnf !== null) ||
       (typeof claims.token_type === 'string' && /^dpop$/i.test(claims.token_type))
     ) {
       // RFC 9449 §7.2 / RFC 8705 §3: a sender-constrained token must not be accepted as a bearer token.
-      throw new InvalidTokenError(
+      throw refuse(
+        'sender_constrained',
         'The access token is sender-constrained (DPoP or mTLS), which this API does not accept',
+        cnf !== undefined && cnf !== null ? 'cnf' : 'token_type',
       );
     }
     const audience = audienceList(claims.aud);
-    if (audience === undefined)
-      throw new InvalidTokenError('The access token\'s "aud" is malformed');
-    if (claims.sub !== undefined && typeof claims.sub !== 'string')
-      throw new InvalidTokenError('The access token\'s "sub" is malformed');
+    if (audience === undefined) throw claimMalformed('aud');
+    if (claims.sub !== undefined && typeof claims.sub !== 'string') throw claimMalformed('sub');
     const clientId =
       typeof claims.client_id === 'string'
         ? claims.client_id

@@ -56,6 +56,17 @@ describe('resolveOptions: defaults', () => {
     expect(Object.isFrozen(resolved)).toBe(true);
   });
 
+  it('introspection.allowUntypedResponses is off unless set to true', () => {
+    const introspection = { clientId: 'rs', clientSecret: 's' };
+    expect(resolveOptions({ ...BASE, introspection }).introspection).toMatchObject({
+      allowUntypedResponses: false,
+    });
+    expect(
+      resolveOptions({ ...BASE, introspection: { ...introspection, allowUntypedResponses: true } })
+        .introspection,
+    ).toMatchObject({ allowUntypedResponses: true });
+  });
+
   it('realm: the first audience, else the issuer; an explicit realm wins', () => {
     expect(resolveOptions({ ...BASE, audience: ['a', 'b'] }).realm).toBe('a');
     expect(resolveOptions({ ...BASE, audience: false }).realm).toBe(BASE.issuer);
@@ -71,6 +82,7 @@ describe('resolveOptions: defaults', () => {
       clientId: 'rs',
       clientSecret: 's',
       authMethod: 'client_secret_basic',
+      allowUntypedResponses: false,
     });
   });
 
@@ -191,6 +203,14 @@ describe('resolveOptions: each invalid option names its key', () => {
       'introspection.endpoint',
     ],
     [{ clientId: 'rs', clientSecret: 's', endpoint: 'not a url' }, 'introspection.endpoint'],
+    [
+      { clientId: 'rs', clientSecret: 's', allowUntypedResponses: 'yes' },
+      'introspection.allowUntypedResponses',
+    ],
+    [
+      { clientId: 'rs', clientSecret: 's', allowUntypedResponses: 1 },
+      'introspection.allowUntypedResponses',
+    ],
     ['rs', 'introspection'],
   ])('introspection %p → %s', (introspection, key) => {
     expectRefused({ ...BASE, introspection }, key);
@@ -235,6 +255,14 @@ describe('resolveOptions: each invalid option names its key', () => {
     [{ unsafeAllowInsecureIssuer: 'yes' }, 'unsafeAllowInsecureIssuer'],
   ])('%p → %s', (change, key) => {
     expectRefused({ ...BASE, ...change }, key);
+  });
+
+  it('the missing-audience message suggests the usual value before the opt-out', () => {
+    const message = configError({ issuer: BASE.issuer }).message;
+    expect(message).toMatch(/"audience" is required/);
+    expect(message).toMatch(/URL or its client id/);
+    expect(message.indexOf("audience: 'https://")).toBeGreaterThan(-1);
+    expect(message.indexOf("audience: 'https://")).toBeLessThan(message.indexOf('audience: false'));
   });
 
   it('options that are not an object', () => {

@@ -25,6 +25,7 @@ export interface ResolvedOidcResourceOptions {
     authMethod: IntrospectionAuthMethod;
     privateKey?: JsonWebKeyObject | KeyObject;
     endpoint?: string;
+    allowUntypedResponses: boolean;
   };
   cache: {
     ttl: number;
@@ -141,7 +142,9 @@ function checkAudience(value: unknown): readonly string[] | false {
   if (value === undefined || value === null) {
     fail(
       'audience',
-      "is required (this API's identifier); set audience: false to opt out explicitly",
+      'is required: set it to this API\'s identifier as it appears in the tokens\' "aud" ' +
+        "claim, usually the API's URL or its client id (audience: 'https://api.example.com'); " +
+        'only if the tokens carry no usable audience, opt out explicitly with audience: false',
     );
   }
   const list = Array.isArray(value) ? value : [value];
@@ -161,7 +164,16 @@ function checkIntrospection(
   if (typeof value !== 'object' || value === null) fail('introspection', 'must be an object');
   const v = value as Record<string, unknown>;
   for (const key of Object.keys(v)) {
-    if (!['clientId', 'clientSecret', 'authMethod', 'privateKey', 'endpoint'].includes(key)) {
+    if (
+      ![
+        'clientId',
+        'clientSecret',
+        'authMethod',
+        'privateKey',
+        'endpoint',
+        'allowUntypedResponses',
+      ].includes(key)
+    ) {
       fail(`introspection.${key}`, 'is not a known option');
     }
   }
@@ -201,6 +213,11 @@ function checkIntrospection(
     ...(v.endpoint !== undefined
       ? { endpoint: checkUrl('introspection.endpoint', v.endpoint, unsafe) }
       : {}),
+    allowUntypedResponses: checkBoolean(
+      'introspection.allowUntypedResponses',
+      v.allowUntypedResponses,
+      false,
+    ),
   };
 }
 
