@@ -6,6 +6,7 @@ import { OIDC_RESOURCE_CLOCK, OIDC_RESOURCE_RESOLVED_OPTIONS } from '../oidc-res
 import type { SharedCacheStore } from '../interfaces/oidc-resource-options.interface.js';
 import type { ResolvedOidcResourceOptions } from '../utils/resolve-options.js';
 import type { Clock } from '../utils/clock.js';
+import { canonicalTokenForm } from '../utils/jws.js';
 import { LruMemoryStore } from './lru-memory.store.js';
 
 /**
@@ -110,9 +111,12 @@ export class TokenCacheService implements OnModuleDestroy {
     }
   }
 
-  /** The cache key of a token: namespaced SHA-256, so the raw token is never stored. */
+  /**
+   * The cache key of a token: namespaced SHA-256, so the raw token is never stored. Both
+   * spellings of an ECDSA-signed JWT (high-S and low-S) share one key: see canonicalTokenForm.
+   */
   static keyFor(namespace: TokenCacheNamespace, token: string): string {
-    return `oidc-resource:${namespace}:${hash('sha256', token, 'base64url')}`;
+    return `oidc-resource:${namespace}:${hash('sha256', canonicalTokenForm(token), 'base64url')}`;
   }
 
   /** Entries held by the in-memory tier. */

@@ -10,6 +10,7 @@ import {
 import { CompactSign, compactVerify, importJWK } from 'jose';
 import { SUPPORTED_ALGORITHMS } from '../oidc-resource.constants.js';
 import {
+  canonicalTokenForm,
   importPrivateKey,
   importPublicJwk,
   parseCompactJws,
@@ -270,5 +271,85 @@ describe('signJws (node:crypto), checked by jose', () => {
     expect(() => signJws(rsa.publicKey, { alg: 'RS256' }, payload)).toThrow(UnusableKeyError);
     expect(() => signJws(rsa.privateKey, { alg: 'none' }, payload)).toThrow(UnusableKeyError);
     expect(() => signJws(rsa.privateKey, { alg: 'HS256' }, payload)).toThrow(UnusableKeyError);
+  });
+});
+
+describe('one spelling per signature', () => {
+  const ORDERS: Record<string, bigint> = {
+    ES256: 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n,
+    ES384:
+      0xffffffffffffffffffffffffffffffffffffffffffffffffc7634d81f4372ddf581a0db248b0a77aecec196accc52973n,
+    ES512:
+      0x01fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffa51868783bf2f966b7fcc0148f709a5d03bb5c9b8899c47aebb6fb71e91386409n,
+  };
+  const toBig = (bytes: Buffer) => BigInt(`0x${bytes.toString('hex') || '0'}`);
+  const toBytes = (value: bigint, size: number) =>
+    Buffer.from(value.toString(16).padStart(size * 2, '0'), 'hex');
+
+  /** A token of `alg` and its twin: the same R with S replaced by n − S. */
+  async function twins(alg: string): Promise<{ low: string; high: string }> {
+    const n = ORDERS[alg]!;
+    for (;;) {
+      const token = await joseSigned(alg, `{"jti":"${Math.random()}"}`);
+      const dot = token.lastIndexOf('.');
+      const sig = Buffer.from(token.slice(dot + 1), 'base64url');
+      const size = sig.length / 2;
+      const s = toBig(sig.subarray(size));
+      const twin = Buffer.concat([sig.subarray(0, size), toBytes(n - s, size)]);
+      const other = `${token.slice(0, dot + 1)}${twin.toString('base64url')}`;
+      if (s === n - s) continue;
+      return s < n - s ? { low: token, high: other } : { low: other, high: token };
+    }
+  }
+
+  it.each(['ES256', 'ES384', 'ES512'])(
+    '%s: both forms of a signature verify, and both are spelled as the low-S one',
+    async (alg) => {
+      const key = importPublicJwk(jwkOf(keyFor[alg]!.publicKey), alg);
+      for (let i = 0; i < 4; i++) {
+        const { low, high } = await twins(alg);
+        expect(low).not.toBe(high);
+        // node:crypto (OpenSSL) accepts the high-S twin: a second valid string for one token.
+        expect([check(low, alg, key), check(high, alg, key)]).toEqual([true, true]);
+        expect(canonicalTokenForm(low)).toBe(low);
+        expect(canonicalTokenForm(high)).toBe(low);
+      }
+    },
+  );
+
+  it('leaves other tokens alone', async () => {
+    for (const alg of ['RS256', 'PS256']) {
+      const token = await joseSigned(alg);
+      expect(canonicalTokenForm(token)).toBe(token);
+    }
+    expect(canonicalTokenForm('opaque-token')).toBe('opaque-token');
+    expect(canonicalTokenForm('a.b.')).toBe('a.b.');
+  });
+
+  it('leaves an S of n or more alone (no valid signature has one)', async () => {
+    const { low } = await twins('ES256');
+    const dot = low.lastIndexOf('.');
+    const sig = Buffer.from(low.slice(dot + 1), 'base64url');
+    const withS = (s: bigint) =>
+      `${low.slice(0, dot + 1)}${Buffer.concat([sig.subarray(0, 32), toBytes(s, 32)]).toString('base64url')}`;
+    for (const s of [ORDERS.ES256!, ORDERS.ES256! + 1n, 2n ** 256n - 1n]) {
+      expect(canonicalTokenForm(withS(s))).toBe(withS(s));
+    }
+  });
+
+  it('refuses a signature spelled with non-zero spare bits, and does not fold it', async () => {
+    for (const alg of ['ES256', 'RS256', 'EdDSA']) {
+      const token = await joseSigned(alg);
+      const last = token.at(-1)!;
+      // The spare low bits of the last character: the same bytes decode from both spellings.
+      const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+      const respelled = `${token.slice(0, -1)}${alphabet[alphabet.indexOf(last) + 1]}`;
+      expect(Buffer.from(respelled.split('.')[2]!, 'base64url')).toEqual(
+        Buffer.from(token.split('.')[2]!, 'base64url'),
+      );
+      expect(parseCompactJws(token)).toBeDefined();
+      expect(parseCompactJws(respelled)).toBeUndefined();
+      expect(canonicalTokenForm(respelled)).toBe(respelled);
+    }
   });
 });

@@ -15,6 +15,7 @@ import { Test, type TestingModule } from '@nestjs/testing';
 import {
   OidcResourceError,
   OidcResourceModule,
+  TokenCacheService,
   TokenValidationService,
   type OidcResourceErrorCode,
   type OidcResourceErrorReason,
@@ -775,6 +776,15 @@ describe('every refusal names its reason', () => {
       undefined,
       'relaxed',
     ],
+    [
+      'a signature spelled with non-zero spare bits (the same bytes)',
+      async () => {
+        const token = await forgeAccessToken(as);
+        const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+        return `${token.slice(0, -1)}${alphabet[alphabet.indexOf(token.at(-1)!) + 1]}`;
+      },
+      'malformed',
+    ],
     ['an unknown kid', () => forgeAccessToken(as, { header: { kid: 'nope' } }), 'kid_unknown'],
     [
       'a changed signature',
@@ -1041,5 +1051,55 @@ describe('introspection.allowUntypedResponses', () => {
         reason,
       });
     });
+  });
+});
+
+// ---------------------------------------------------------------------------
+// One token, one cache entry, whatever the spelling of its ECDSA signature
+// ---------------------------------------------------------------------------
+
+describe('ECDSA: a high-S twin is the same token to the cache', () => {
+  const P256_N = 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n;
+
+  /** The other valid spelling of an ES256 token: S replaced by n − S. */
+  function twinOf(token: string): string {
+    const dot = token.lastIndexOf('.');
+    const sig = Buffer.from(token.slice(dot + 1), 'base64url');
+    const s = BigInt(`0x${sig.subarray(32).toString('hex')}`);
+    const twinS = Buffer.from((P256_N - s).toString(16).padStart(64, '0'), 'hex');
+    return `${token.slice(0, dot + 1)}${Buffer.concat([sig.subarray(0, 32), twinS]).toString('base64url')}`;
+  }
+
+  const es256 = (claims: Record<string, unknown> = {}) =>
+    forgeAccessToken(as, {
+      key: asSigningKey(as, 'ES256'),
+      header: { kid: asSigningKey(as, 'ES256').kid },
+      claims,
+    });
+
+  it('both spellings are accepted (signers do not normalise S), and share one entry', async () => {
+    const moduleRef = await buildModule();
+    const service = moduleRef.get(TokenValidationService);
+    const cache = moduleRef.get(TokenCacheService);
+    const token = await es256();
+    const twin = twinOf(token);
+    expect(twin).not.toBe(token);
+    await expect(service.validate(token)).resolves.toMatchObject({ sub: 'alice' });
+    expect(cache.memorySize).toBe(1);
+    await expect(service.validate(twin)).resolves.toMatchObject({ sub: 'alice' });
+    expect(cache.memorySize).toBe(1);
+    // Evicting either spelling forgets the token.
+    await cache.evict(twin);
+    expect(cache.memorySize).toBe(0);
+  });
+
+  it('a refusal is one negative-cache slot for both spellings', async () => {
+    const moduleRef = await buildModule();
+    const service = moduleRef.get(TokenValidationService);
+    const cache = moduleRef.get(TokenCacheService);
+    const expired = await es256({ exp: now() - 600, iat: now() - 900 });
+    expect(await refusal(service, expired)).toMatchObject({ reason: 'expired' });
+    expect(await refusal(service, twinOf(expired))).toMatchObject({ reason: 'expired' });
+    expect(cache.memorySize).toBe(1);
   });
 });
