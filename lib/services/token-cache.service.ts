@@ -6,7 +6,7 @@ import { OIDC_RESOURCE_CLOCK, OIDC_RESOURCE_RESOLVED_OPTIONS } from '../oidc-res
 import type { SharedCacheStore } from '../interfaces/oidc-resource-options.interface.js';
 import type { ResolvedOidcResourceOptions } from '../utils/resolve-options.js';
 import type { Clock } from '../utils/clock.js';
-import { canonicalTokenForm } from '../utils/jws.js';
+import { canonicalTokenForm } from '../utils/canonical-token.js';
 import { LruMemoryStore } from './lru-memory.store.js';
 
 /**

@@ -10,7 +10,6 @@ import {
 import { CompactSign, compactVerify, importJWK } from 'jose';
 import { SUPPORTED_ALGORITHMS } from '../oidc-resource.constants.js';
 import {
-  canonicalTokenForm,
   importPrivateKey,
   importPublicJwk,
   parseCompactJws,
@@ -18,6 +17,7 @@ import {
   UnusableKeyError,
   verifyJwsSignature,
 } from './jws.js';
+import { canonicalTokenForm } from './canonical-token.js';
 
 interface Pair {
   privateKey: KeyObject;
