@@ -18,9 +18,11 @@ export function refuse(
   return new InvalidTokenError(message, { reason, ...(claim !== undefined ? { claim } : {}) });
 }
 
+/** A required claim is absent (`claim_missing`). */
 export const claimMissing = (name: string): InvalidTokenError =>
   refuse('claim_missing', `The access token lacks the required "${name}" claim`, name);
 
+/** A claim has the wrong type (`claim_malformed`). */
 export const claimMalformed = (name: string): InvalidTokenError =>
   refuse('claim_malformed', `The access token's "${name}" claim is malformed`, name);
 
