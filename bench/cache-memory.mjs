@@ -4,7 +4,7 @@
  *
  *   npm run build && node --expose-gc bench/cache-memory.mjs
  *
- * Uses the BUILT library (`dist/index.js`; override with OIDC_RESOURCE_DIST=/path/to/index.js)
+ * Uses the BUILT library (`dist/esm/index.js`; override with OIDC_RESOURCE_DIST=/path/to/index.js)
  * against a tiny loopback authorization server started here (discovery, JWKS with an Ed25519 and
  * an RSA key, RFC 7662 introspection), so nothing leaves 127.0.0.1.
  *
@@ -32,7 +32,7 @@ const SELF = fileURLToPath(import.meta.url);
 const RESULTS = new URL('./results/cache-memory.json', import.meta.url);
 const LIB = process.env.OIDC_RESOURCE_DIST
   ? pathToFileURL(process.env.OIDC_RESOURCE_DIST).href
-  : new URL('../dist/index.js', import.meta.url).href;
+  : new URL('../dist/esm/index.js', import.meta.url).href;
 const AUDIENCE = 'https://api.bench.test/';
 const MB = 1024 * 1024;
 
