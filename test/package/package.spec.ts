@@ -1,14 +1,21 @@
 /**
- * Package smoke test: the packed tarball, installed like a user installs it, in two apps.
+ * Package smoke test: the packed tarball, installed like a user installs it, in two apps, and
+ * the tarball a clean clone packs.
  *
- * - `cjs-nest11`: CommonJS NestJS 11 as `nest new` makes it (`module: commonjs`,
- *   `moduleResolution: node`). Its own tsc proves our `.d.ts` check under node10 resolution;
- *   running it proves Node's require(esm) loads the package (no top-level await anywhere).
- * - `esm-nest12`: ESM NestJS 12 (`module: nodenext`), loaded with `import`.
+ * - `cjs-nest11`: a CommonJS NestJS 11 app as `nest new` (schematics 11) makes it, its jest
+ *   config untouched. Its own tsc proves our `.d.ts` under `nodenext` (the `require` types) and
+ *   `node` (node10) resolution; running it proves `require()` loads the package; its own jest +
+ *   ts-jest (the package.json block and test/jest-e2e.json as generated) runs a unit spec and an
+ *   e2e spec against real tokens, on Node.js 20 (this process's) and on Node.js 22 (fetched from
+ *   the npm registry as `node-<platform>-<arch>`).
+ * - `esm-nest12`: an ESM NestJS 12 app (`module: nodenext`) that `import`s it, served by
+ *   `node dist/main.js` and tested under vitest (unplugin-swc) on Node.js 20 and 22.
+ * - A clean clone of HEAD (no dist/), `npm ci`, `npm pack`: `prepack` must build, and the
+ *   tarball must hold both builds.
  *
  * Each app is copied to a work folder outside this repository, so that module resolution
  * cannot fall back to the repository's own node_modules and hide a missing dependency. Its
- * install is reused while the tarball and the app's package.json are unchanged.
+ * install is reused while the tarball, the app's package.json and Node.js are unchanged.
  *
  * Run with `npm run test:package` (separate jest config: installs take minutes, not seconds).
  * `PACKAGE_TEST_SKIP_BUILD=1` packs the existing dist/ without rebuilding it.
@@ -19,7 +26,7 @@ import { existsSync } from 'node:fs';
 import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { delimiter, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import {
@@ -41,16 +48,60 @@ const WORK = join(
 const APPS = ['cjs-nest11', 'esm-nest12'] as const;
 type AppName = (typeof APPS)[number];
 
+/** What is copied of each app besides package.json, and the tsconfig that builds it. */
+const APP_LAYOUT: Record<AppName, { files: string[]; build: string }> = {
+  'cjs-nest11': {
+    files: ['src', 'test', 'tsconfig.json', 'tsconfig.build.json', 'tsconfig.node10.json'],
+    build: 'tsconfig.build.json',
+  },
+  'esm-nest12': {
+    files: ['src', 'test', 'tsconfig.json', 'vitest.config.ts'],
+    build: 'tsconfig.json',
+  },
+};
+
+/** The second Node.js line the apps' own test runners are run on (ours is the first). */
+const OTHER_NODE = { major: '22', range: '^22.12.0' };
+/** Packages that a CommonJS Nest 11 user of this library must not need installed. */
+const UNWANTED = [
+  'graphql',
+  '@nestjs/graphql',
+  '@nestjs/websockets',
+  '@nestjs/terminus',
+  '@opentelemetry/api',
+  'jose',
+];
+
 const MINUTE = 60_000;
 
+/** The jest configs of `nest new` in @nestjs/schematics 11.1.0 (application/files/ts). */
+const NEST_NEW_11_JEST = {
+  moduleFileExtensions: ['js', 'json', 'ts'],
+  rootDir: 'src',
+  testRegex: '.*\\.spec\\.ts$',
+  transform: { '^.+\\.(t|j)s$': 'ts-jest' },
+  collectCoverageFrom: ['**/*.(t|j)s'],
+  coverageDirectory: '../coverage',
+  testEnvironment: 'node',
+};
+const NEST_NEW_11_JEST_E2E = {
+  moduleFileExtensions: ['js', 'json', 'ts'],
+  rootDir: '.',
+  testEnvironment: 'node',
+  testRegex: '.e2e-spec.ts$',
+  transform: { '^.+\\.(t|j)s$': 'ts-jest' },
+};
+
 /** The environment for child processes, less npm's own variables (from `npm run`), which
- * would point a nested npm at this repository's config and prefix. */
+ * would point a nested npm at this repository's config and prefix, and less jest's, which
+ * would confuse a nested jest. */
 function childEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [key, value] of Object.entries(process.env)) {
-    if (!/^npm_/i.test(key)) env[key] = value;
+    if (!/^(npm_|jest_)/i.test(key)) env[key] = value;
   }
   delete env.NODE_ENV;
+  delete env.NODE_OPTIONS;
   return { ...env, ...extra };
 }
 
@@ -59,12 +110,19 @@ function run(
   args: string[],
   cwd: string,
   timeout: number,
+  env: Record<string, string> = {},
 ): Promise<{ stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     execFile(
       command,
       args,
-      { cwd, env: childEnv(), timeout, maxBuffer: 64 * 1024 * 1024, killSignal: 'SIGKILL' },
+      {
+        cwd,
+        env: childEnv(env),
+        timeout,
+        maxBuffer: 64 * 1024 * 1024,
+        killSignal: 'SIGKILL',
+      },
       (error, stdout, stderr) => {
         if (error) {
           reject(
@@ -85,6 +143,8 @@ async function sha256(file: string): Promise<string> {
     .update(await readFile(file))
     .digest('hex');
 }
+
+const seconds = (since: number) => `${((Date.now() - since) / 1000).toFixed(1)} s`;
 
 /** Copies one app to its work folder, installs it with the tarball (or reuses that install)
  * and compiles it with the app's own TypeScript. */
@@ -115,24 +175,48 @@ async function prepareApp(app: AppName, tarball: string, tarballHash: string): P
       8 * MINUTE,
     );
     await writeFile(keyFile, key);
-    console.info(`${app}: npm install took ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    console.info(`${app}: npm install took ${seconds(started)}`);
   } else {
     console.info(`${app}: reusing the install in ${dir} (tarball and package.json unchanged)`);
   }
 
   // Sources are always copied afresh; only node_modules is reused.
-  for (const entry of ['src', 'dist', 'tsconfig.json', 'tsconfig.tsbuildinfo']) {
+  const { files, build } = APP_LAYOUT[app];
+  for (const entry of ['dist', 'tsconfig.tsbuildinfo', ...files]) {
     await rm(join(dir, entry), { recursive: true, force: true });
   }
-  await cp(join(src, 'src'), join(dir, 'src'), { recursive: true });
-  await cp(join(src, 'tsconfig.json'), join(dir, 'tsconfig.json'));
-  await run(
-    process.execPath,
-    ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.json'],
-    dir,
-    2 * MINUTE,
-  );
+  for (const entry of files) await cp(join(src, entry), join(dir, entry), { recursive: true });
+  await tsc(dir, ['-p', build]);
   return dir;
+}
+
+function tsc(dir: string, args: string[]): Promise<{ stdout: string; stderr: string }> {
+  return run(process.execPath, ['node_modules/typescript/bin/tsc', ...args], dir, 2 * MINUTE);
+}
+
+/** The Node.js `OTHER_NODE` binary from the npm registry, installed once into the work folder. */
+async function provisionOtherNode(): Promise<string> {
+  const dir = join(WORK, `node${OTHER_NODE.major}`);
+  const pkg = `node-${process.platform}-${process.arch}`;
+  const bin = join(dir, 'node_modules', pkg, 'bin', 'node');
+  if (!existsSync(bin)) {
+    const started = Date.now();
+    await rm(dir, { recursive: true, force: true });
+    await mkdir(dir, { recursive: true });
+    await writeFile(join(dir, 'package.json'), '{ "private": true }\n');
+    await run(
+      'npm',
+      ['install', '--no-audit', '--no-fund', '--loglevel=error', `${pkg}@${OTHER_NODE.range}`],
+      dir,
+      5 * MINUTE,
+    ).catch((error: Error) => {
+      throw new Error(
+        `Node.js ${OTHER_NODE.major} is needed from the npm registry (${pkg}@${OTHER_NODE.range}) and could not be installed: ${error.message}`,
+      );
+    });
+    console.info(`Node.js ${OTHER_NODE.major} (${pkg}) installed in ${seconds(started)}`);
+  }
+  return bin;
 }
 
 interface RunningApp {
@@ -201,6 +285,67 @@ function http(
   });
 }
 
+/** The summary a jest (`--json`) or vitest (`--reporter=json`) run writes. */
+interface TestReport {
+  numTotalTests: number;
+  numPassedTests: number;
+  numFailedTests: number;
+  numPendingTests: number;
+  testResults: { assertionResults: { fullName: string; status: string }[] }[];
+}
+
+/**
+ * Runs an app's own test runner (`npx jest …` / `npx vitest run`) with `node` (the given binary)
+ * first on PATH, fresh tokens in its environment, and returns its JSON report.
+ */
+async function runAppTests(
+  app: AppName,
+  nodeBinary: string,
+  args: string[],
+  label: string,
+): Promise<TestReport> {
+  const dir = appDirs.get(app);
+  if (!dir) throw new Error(`${app} was not prepared`);
+  const report = join(dir, `report-${label}.json`);
+  await rm(report, { force: true });
+  const major = process.versions.node.split('.')[0]!;
+  const { stdout: version } = await run(nodeBinary, ['--version'], dir, MINUTE);
+  const wanted = nodeBinary === process.execPath ? major : OTHER_NODE.major;
+  expect(version.trim()).toMatch(new RegExp(`^v${wanted}\\.`));
+  const started = Date.now();
+  const result = await run('npx', [...args, `--outputFile=${report}`], dir, 5 * MINUTE, {
+    ...appEnv(),
+    ...(await mintTokens()),
+    EXPECT_NODE_MAJOR: wanted,
+    PATH: `${dirname(nodeBinary)}${delimiter}${process.env.PATH ?? ''}`,
+    CI: 'true',
+  }).catch((error: Error) => ({ failure: error }));
+  console.info(`${app}: ${args.join(' ')} on Node.js ${version.trim()} took ${seconds(started)}`);
+  const parsed = JSON.parse(
+    await readFile(report, 'utf8').catch(() => 'null'),
+  ) as TestReport | null;
+  if ('failure' in result || !parsed) {
+    throw new Error(
+      `${app}: ${args.join(' ')} failed on Node.js ${version.trim()}:\n${'failure' in result ? result.failure.message : 'no report'}`,
+    );
+  }
+  return parsed;
+}
+
+function passedTitles(report: TestReport): string[] {
+  return report.testResults
+    .flatMap((file) => file.assertionResults)
+    .filter((test) => test.status === 'passed')
+    .map((test) => test.fullName);
+}
+
+function expectAllPassed(report: TestReport, atLeast: number): void {
+  expect(report.numFailedTests).toBe(0);
+  expect(report.numPendingTests).toBe(0);
+  expect(report.numPassedTests).toBe(report.numTotalTests);
+  expect(report.numPassedTests).toBeGreaterThanOrEqual(atLeast);
+}
+
 const children = new Set<ChildProcess>();
 function killChildren(signal: NodeJS.Signals): void {
   for (const child of children) child.kill(signal);
@@ -210,47 +355,110 @@ process.once('exit', () => killChildren('SIGKILL'));
 
 let as: AuthorizationServer | undefined;
 let packDir: string | undefined;
+let packedFiles: string[] = [];
 const appDirs = new Map<AppName, string>();
 const running = new Map<AppName, RunningApp>();
-// Real client-credentials tokens from the fixture's token endpoint.
+// Real client-credentials tokens from the fixture's token endpoint (5-minute lifetime).
 let writeToken: string;
 let readToken: string;
 let opaqueToken: string;
+// Started in beforeAll, awaited by their own tests: they overlap the app installs.
+let otherNode: Promise<string>;
+let cleanClonePack: Promise<{ files: string[]; took: string }>;
+
+function appEnv(): Record<string, string> {
+  return {
+    OIDC_ISSUER: as!.issuer,
+    OIDC_AUDIENCE: API,
+    OIDC_CLIENT_ID: RS_CLIENT.id,
+    OIDC_CLIENT_SECRET: RS_CLIENT.secret,
+  };
+}
+
+interface Tokens extends Record<string, string> {
+  TOKEN_WRITE: string;
+  TOKEN_READ: string;
+  TOKEN_OPAQUE: string;
+  TOKEN_SUB: string;
+}
+
+async function mintTokens(): Promise<Tokens> {
+  if (!as) throw new Error('the authorization server is not running');
+  return {
+    TOKEN_WRITE: await as.clientCredentials({ scope: 'api:read api:write' }),
+    TOKEN_READ: await as.clientCredentials({ scope: 'api:read' }),
+    TOKEN_OPAQUE: await as.clientCredentials({
+      clientId: CLIENTS.ccOpaque.id,
+      scope: 'api:read',
+    }),
+    TOKEN_SUB: CLIENTS.ccJwt.id,
+  };
+}
+
+/** `npm ci` and `npm pack` in a clone of HEAD: what `npm publish` from a fresh checkout ships. */
+async function packFromCleanClone(destination: string): Promise<{ files: string[]; took: string }> {
+  const started = Date.now();
+  const dir = join(WORK, 'clean-clone');
+  await rm(dir, { recursive: true, force: true });
+  await mkdir(WORK, { recursive: true });
+  await run('git', ['clone', '--quiet', '--no-hardlinks', ROOT, dir], WORK, 2 * MINUTE);
+  if (existsSync(join(dir, 'dist'))) throw new Error('the clone already has dist/');
+  // Offline first: the packages are in npm's cache after any earlier install on this machine.
+  await run(
+    'npm',
+    ['ci', '--ignore-scripts=false', '--prefer-offline', '--no-audit', '--no-fund'],
+    dir,
+    8 * MINUTE,
+  );
+  const { stdout } = await run(
+    'npm',
+    ['pack', '--ignore-scripts=false', '--json', '--pack-destination', destination],
+    dir,
+    5 * MINUTE,
+  );
+  const [{ files }] = JSON.parse(stdout.slice(stdout.indexOf('['))) as [
+    { files: { path: string }[] },
+  ];
+  await rm(dir, { recursive: true, force: true });
+  return { files: files.map((f) => f.path).sort(), took: seconds(started) };
+}
 
 beforeAll(async () => {
   let started = Date.now();
+  await mkdir(WORK, { recursive: true });
+  otherNode = provisionOtherNode();
+  otherNode.catch(() => undefined); // reported by the tests that need it
   if (process.env.PACKAGE_TEST_SKIP_BUILD !== '1') {
     await run('npm', ['run', 'build'], ROOT, 5 * MINUTE);
-    console.info(`npm run build took ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    console.info(`npm run build took ${seconds(started)}`);
   }
   packDir = await mkdtemp(join(tmpdir(), 'nestjs-oidc-resource-pack-'));
+  const cloneDir = await mkdtemp(join(tmpdir(), 'nestjs-oidc-resource-clone-pack-'));
+  cleanClonePack = packFromCleanClone(cloneDir).finally(() =>
+    rm(cloneDir, { recursive: true, force: true }),
+  );
+  cleanClonePack.catch(() => undefined); // reported by its own test
   const { stdout } = await run(
     'npm',
     ['pack', '--ignore-scripts', '--json', '--pack-destination', packDir],
     ROOT,
     2 * MINUTE,
   );
-  const [{ filename }] = JSON.parse(stdout) as [{ filename: string }];
+  const [{ filename, files }] = JSON.parse(stdout) as [
+    { filename: string; files: { path: string }[] },
+  ];
+  packedFiles = files.map((f) => f.path).sort();
   const tarball = join(packDir, filename);
   const tarballHash = await sha256(tarball);
 
   started = Date.now();
   const dirs = await Promise.all(APPS.map((app) => prepareApp(app, tarball, tarballHash)));
   APPS.forEach((app, i) => appDirs.set(app, dirs[i]!));
-  console.info(`apps installed and compiled in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  console.info(`apps installed and compiled in ${seconds(started)}`);
 
   as = await startAuthorizationServer();
-  const env = {
-    OIDC_ISSUER: as.issuer,
-    OIDC_AUDIENCE: API,
-    OIDC_CLIENT_ID: RS_CLIENT.id,
-    OIDC_CLIENT_SECRET: RS_CLIENT.secret,
-    PORT: '0',
-  };
+  const env = { ...appEnv(), PORT: '0' };
   await Promise.all(APPS.map(async (app, i) => running.set(app, await startApp(dirs[i]!, env))));
-  writeToken = await as.clientCredentials({ scope: 'api:read api:write' });
-  readToken = await as.clientCredentials({ scope: 'api:read' });
-  opaqueToken = await as.clientCredentials({ clientId: CLIENTS.ccOpaque.id, scope: 'api:read' });
 }, 15 * MINUTE);
 
 afterAll(async () => {
@@ -263,9 +471,19 @@ afterAll(async () => {
   clearTimeout(timer);
   await as?.close();
   if (packDir) await rm(packDir, { recursive: true, force: true });
-}, MINUTE);
+  // Let a clean-clone pack still under way (its test failed) finish before the folder goes.
+  await cleanClonePack?.catch(() => undefined);
+}, 10 * MINUTE);
 
 describe.each(APPS)('packed tarball in %s', (app) => {
+  beforeAll(async () => {
+    ({
+      TOKEN_WRITE: writeToken,
+      TOKEN_READ: readToken,
+      TOKEN_OPAQUE: opaqueToken,
+    } = await mintTokens());
+  });
+
   const base = () => {
     const running_ = running.get(app);
     if (!running_) throw new Error(`${app} is not running`);
@@ -277,19 +495,17 @@ describe.each(APPS)('packed tarball in %s', (app) => {
     // resolve here silently becomes `any`). Check them fully; other packages' declarations are
     // not ours to judge, so only errors inside nestjs-oidc-resource count.
     const dir = appDirs.get(app)!;
-    const result = await run(
-      process.execPath,
-      [
-        'node_modules/typescript/bin/tsc',
-        ...['-p', 'tsconfig.json', '--noEmit', '--incremental', 'false', '--skipLibCheck', 'false'],
-      ],
-      dir,
-      2 * MINUTE,
-    ).catch((error: Error) => ({ stdout: error.message, stderr: '' }));
-    const ours = `${result.stdout}\n${result.stderr}`
-      .split('\n')
-      .filter((line) => line.includes('node_modules/nestjs-oidc-resource/'));
-    expect(ours).toEqual([]);
+    const configs =
+      app === 'cjs-nest11' ? ['tsconfig.build.json', 'tsconfig.node10.json'] : ['tsconfig.json'];
+    for (const config of configs) {
+      const result = await tsc(dir, [
+        ...['-p', config, '--noEmit', '--incremental', 'false', '--skipLibCheck', 'false'],
+      ]).catch((error: Error) => ({ stdout: error.message, stderr: '' }));
+      const ours = `${result.stdout}\n${result.stderr}`
+        .split('\n')
+        .filter((line) => line.includes('node_modules/nestjs-oidc-resource/'));
+      expect({ config, ours }).toEqual({ config, ours: [] });
+    }
   });
 
   it('serves a @Public() route without a token', async () => {
@@ -341,4 +557,155 @@ describe.each(APPS)('packed tarball in %s', (app) => {
       source: 'introspection',
     });
   });
+});
+
+describe('cjs-nest11: the nest new project’s own jest + ts-jest, config unmodified', () => {
+  const versions = () => [
+    {
+      name: `Node.js ${process.versions.node.split('.')[0]}`,
+      binary: () => Promise.resolve(process.execPath),
+    },
+    { name: `Node.js ${OTHER_NODE.major}`, binary: () => otherNode },
+  ];
+
+  it('keeps the jest config `nest new` (schematics 11.1) generates, unmodified', async () => {
+    const dir = join(APPS_SRC, 'cjs-nest11');
+    const manifest = JSON.parse(await readFile(join(dir, 'package.json'), 'utf8')) as {
+      jest: unknown;
+      type?: string;
+    };
+    const e2e = JSON.parse(await readFile(join(dir, 'test', 'jest-e2e.json'), 'utf8')) as unknown;
+    expect(manifest.type).toBeUndefined(); // CommonJS
+    expect(manifest.jest).toEqual(NEST_NEW_11_JEST);
+    expect(e2e).toEqual(NEST_NEW_11_JEST_E2E);
+  });
+
+  it('has none of the packages the library does not need (GraphQL, WebSockets, OpenTelemetry, terminus, jose)', () => {
+    const dir = appDirs.get('cjs-nest11')!;
+    expect(UNWANTED.filter((name) => existsSync(join(dir, 'node_modules', name)))).toEqual([]);
+    // the check looks where it should: packages that are there are seen
+    expect(existsSync(join(dir, 'node_modules', '@nestjs', 'passport'))).toBe(true);
+  });
+
+  it('loads the CommonJS build with require() and the ESM build with import(), agreeing on every token', async () => {
+    // A process that loads both builds (a dependency imports what the app requires) gets two
+    // module instances: injection tokens and metadata keys must still be the same values.
+    const script = `
+      const cjs = require('nestjs-oidc-resource');
+      import('nestjs-oidc-resource').then((esm) => {
+        const names = Object.keys(cjs).filter((k) => typeof cjs[k] === 'symbol' || typeof cjs[k] === 'string');
+        console.log(JSON.stringify({
+          two: cjs.OidcResourceModule !== esm.OidcResourceModule,
+          cjsPath: require.resolve('nestjs-oidc-resource'),
+          names,
+          differ: names.filter((k) => cjs[k] !== esm[k]),
+        }));
+      });`;
+    const { stdout } = await run(
+      process.execPath,
+      ['-e', script],
+      appDirs.get('cjs-nest11')!,
+      MINUTE,
+    );
+    const result = JSON.parse(stdout) as {
+      two: boolean;
+      cjsPath: string;
+      names: string[];
+      differ: string[];
+    };
+    expect(result.two).toBe(true);
+    expect(result.cjsPath).toMatch(/[\\/]dist[\\/]cjs[\\/]index\.js$/);
+    expect(result.names).toEqual(
+      expect.arrayContaining([
+        'OIDC_RESOURCE_OPTIONS',
+        'SCOPES_METADATA_KEY',
+        'OIDC_BEARER_STRATEGY',
+      ]),
+    );
+    expect(result.differ).toEqual([]);
+  });
+
+  it.each(versions())(
+    '$name: `npx jest` (the package.json block) runs the unit spec that imports the decorated controller',
+    async ({ name, binary }) => {
+      const report = await runAppTests(
+        'cjs-nest11',
+        await binary(),
+        ['jest', '--json'],
+        `jest-unit-${name.replace(/\D/g, '')}`,
+      );
+      expectAllPassed(report, 2);
+    },
+    10 * MINUTE,
+  );
+
+  it.each(versions())(
+    '$name: `npx jest --config ./test/jest-e2e.json` calls guarded routes with real tokens',
+    async ({ name, binary }) => {
+      const report = await runAppTests(
+        'cjs-nest11',
+        await binary(),
+        ['jest', '--config', './test/jest-e2e.json', '--json'],
+        `jest-e2e-${name.replace(/\D/g, '')}`,
+      );
+      expectAllPassed(report, 13);
+      expect(passedTitles(report)).toEqual(
+        expect.arrayContaining([
+          'the package in a nest new NestJS 11 app runs on the Node.js major the runner asked for',
+          'the package in a nest new NestJS 11 app is loaded from the CommonJS build',
+          'OidcAuthGuard with @UseGuards() and global: false (e2e) 200 with the scope',
+          'OidcAuthGuard with @UseGuards() and global: false (e2e) 403 without the scope',
+          'OidcAuthGuard with @UseGuards() and global: false (e2e) 401 without a token',
+          'AppModule: forRoot() with the global guard (e2e) /notes (POST) with api:write is 201',
+        ]),
+      );
+    },
+    10 * MINUTE,
+  );
+});
+
+describe('esm-nest12: vitest with unplugin-swc', () => {
+  it.each([
+    {
+      name: `Node.js ${process.versions.node.split('.')[0]}`,
+      binary: () => Promise.resolve(process.execPath),
+    },
+    { name: `Node.js ${OTHER_NODE.major}`, binary: () => otherNode },
+  ])(
+    '$name: `npx vitest run` calls guarded routes with real tokens',
+    async ({ name, binary }) => {
+      const report = await runAppTests(
+        'esm-nest12',
+        await binary(),
+        ['vitest', 'run', '--reporter=json'],
+        `vitest-${name.replace(/\D/g, '')}`,
+      );
+      expectAllPassed(report, 4);
+    },
+    10 * MINUTE,
+  );
+});
+
+describe('the tarball', () => {
+  it('holds both builds with their types, and no tests', () => {
+    for (const build of ['esm', 'cjs']) {
+      expect(packedFiles).toContain(`dist/${build}/index.js`);
+      expect(packedFiles).toContain(`dist/${build}/index.d.ts`);
+    }
+    expect(packedFiles).toContain('dist/cjs/package.json');
+    expect(packedFiles.filter((f) => /\.spec\.|^lib\/|^test\//.test(f))).toEqual([]);
+  });
+
+  it(
+    'is the same when packed from a clean clone of HEAD (prepack builds; no dist/ before)',
+    async () => {
+      const { files, took } = await cleanClonePack;
+      console.info(`clean clone: npm ci + npm pack took ${took}`);
+      expect(files).toContain('dist/esm/index.js');
+      expect(files).toContain('dist/cjs/index.js');
+      expect(files).toContain('dist/cjs/package.json');
+      expect(files).toEqual(packedFiles);
+    },
+    15 * MINUTE,
+  );
 });
