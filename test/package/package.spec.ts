@@ -48,15 +48,18 @@ const WORK = join(
 const APPS = ['cjs-nest11', 'esm-nest12'] as const;
 type AppName = (typeof APPS)[number];
 
-/** What is copied of each app besides package.json, and the tsconfig that builds it. */
-const APP_LAYOUT: Record<AppName, { files: string[]; build: string }> = {
+/** What is copied of each app besides package.json, the tsconfig that builds it, and those
+ * that type-check it with its specs. */
+const APP_LAYOUT: Record<AppName, { files: string[]; build: string; typeCheck: string[] }> = {
   'cjs-nest11': {
     files: ['src', 'test', 'tsconfig.json', 'tsconfig.build.json', 'tsconfig.node10.json'],
     build: 'tsconfig.build.json',
+    typeCheck: ['tsconfig.json', 'tsconfig.node10.json'],
   },
   'esm-nest12': {
-    files: ['src', 'test', 'tsconfig.json', 'vitest.config.ts'],
+    files: ['src', 'test', 'tsconfig.json', 'tsconfig.spec.json', 'vitest.config.ts'],
     build: 'tsconfig.json',
+    typeCheck: ['tsconfig.spec.json'],
   },
 };
 
@@ -187,6 +190,8 @@ async function prepareApp(app: AppName, tarball: string, tarballHash: string): P
   }
   for (const entry of files) await cp(join(src, entry), join(dir, entry), { recursive: true });
   await tsc(dir, ['-p', build]);
+  // The specs too, as the app's editor sees them (nothing is emitted).
+  for (const config of APP_LAYOUT[app].typeCheck) await tsc(dir, ['-p', config, '--noEmit']);
   return dir;
 }
 
@@ -495,9 +500,7 @@ describe.each(APPS)('packed tarball in %s', (app) => {
     // resolve here silently becomes `any`). Check them fully; other packages' declarations are
     // not ours to judge, so only errors inside nestjs-oidc-resource count.
     const dir = appDirs.get(app)!;
-    const configs =
-      app === 'cjs-nest11' ? ['tsconfig.build.json', 'tsconfig.node10.json'] : ['tsconfig.json'];
-    for (const config of configs) {
+    for (const config of APP_LAYOUT[app].typeCheck) {
       const result = await tsc(dir, [
         ...['-p', config, '--noEmit', '--incremental', 'false', '--skipLibCheck', 'false'],
       ]).catch((error: Error) => ({ stdout: error.message, stderr: '' }));
@@ -587,15 +590,22 @@ describe('cjs-nest11: the nest new project’s own jest + ts-jest, config unmodi
     expect(existsSync(join(dir, 'node_modules', '@nestjs', 'passport'))).toBe(true);
   });
 
-  it('loads the CommonJS build with require() and the ESM build with import(), agreeing on every token', async () => {
+  it('require() gets the CJS build, import() the ESM one; they agree on every token; no top-level await', async () => {
     // A process that loads both builds (a dependency imports what the app requires) gets two
     // module instances: injection tokens and metadata keys must still be the same values.
     const script = `
       const cjs = require('nestjs-oidc-resource');
       import('nestjs-oidc-resource').then((esm) => {
         const names = Object.keys(cjs).filter((k) => typeof cjs[k] === 'symbol' || typeof cjs[k] === 'string');
+        // require(esm) of the ESM builds themselves: it throws ERR_REQUIRE_ASYNC_MODULE if any
+        // module in their graphs used top-level await.
+        const path = require('node:path');
+        const esmDir = path.join(path.dirname(require.resolve('nestjs-oidc-resource')), '..', 'esm');
+        const viaRequire = [path.join(esmDir, 'index.js'), path.join(esmDir, 'testing', 'index.js')]
+          .map((file) => Object.keys(require(file)).length);
         console.log(JSON.stringify({
           two: cjs.OidcResourceModule !== esm.OidcResourceModule,
+          viaRequire,
           cjsPath: require.resolve('nestjs-oidc-resource'),
           names,
           differ: names.filter((k) => cjs[k] !== esm[k]),
@@ -609,11 +619,14 @@ describe('cjs-nest11: the nest new project’s own jest + ts-jest, config unmodi
     );
     const result = JSON.parse(stdout) as {
       two: boolean;
+      viaRequire: number[];
       cjsPath: string;
       names: string[];
       differ: string[];
     };
     expect(result.two).toBe(true);
+    expect(result.viaRequire).toEqual([expect.any(Number), expect.any(Number)]);
+    expect(Math.min(...result.viaRequire)).toBeGreaterThan(0);
     expect(result.cjsPath).toMatch(/[\\/]dist[\\/]cjs[\\/]index\.js$/);
     expect(result.names).toEqual(
       expect.arrayContaining([
@@ -648,7 +661,7 @@ describe('cjs-nest11: the nest new project’s own jest + ts-jest, config unmodi
         ['jest', '--config', './test/jest-e2e.json', '--json'],
         `jest-e2e-${name.replace(/\D/g, '')}`,
       );
-      expectAllPassed(report, 13);
+      expectAllPassed(report, 16);
       expect(passedTitles(report)).toEqual(
         expect.arrayContaining([
           'the package in a nest new NestJS 11 app runs on the Node.js major the runner asked for',
@@ -657,6 +670,8 @@ describe('cjs-nest11: the nest new project’s own jest + ts-jest, config unmodi
           'OidcAuthGuard with @UseGuards() and global: false (e2e) 403 without the scope',
           'OidcAuthGuard with @UseGuards() and global: false (e2e) 401 without a token',
           'AppModule: forRoot() with the global guard (e2e) /notes (POST) with api:write is 201',
+          'nestjs-oidc-resource/testing in a nest new NestJS 11 app (e2e) is loaded from the CommonJS build',
+          'nestjs-oidc-resource/testing in a nest new NestJS 11 app (e2e) 403 for a token without it',
         ]),
       );
     },
