@@ -361,6 +361,8 @@ interface Child {
   process: ChildProcess;
   exited: Promise<unknown>;
   output: () => string;
+  /** Resolves once the output contains `text` (a log line may trail the answer it logs). */
+  printed: (text: string) => Promise<void>;
 }
 
 function npmArgs(script: string): [string, string[]] {
@@ -386,10 +388,18 @@ function startChild(
   });
   const exited = once(started, 'exit');
   let text = '';
-  const child: Child = { process: started, exited, output: () => text };
+  const waiters: Array<{ text: string; resolve: () => void }> = [];
+  const printed = (wanted: string): Promise<void> =>
+    text.includes(wanted)
+      ? Promise.resolve()
+      : new Promise<void>((resolve) => waiters.push({ text: wanted, resolve }));
+  const child: Child = { process: started, exited, output: () => text, printed };
   return new Promise<Child>((resolve, reject) => {
     const onData = (chunk: Buffer): void => {
       text += chunk.toString('utf8');
+      for (let i = waiters.length - 1; i >= 0; i--) {
+        if (text.includes(waiters[i]!.text)) waiters.splice(i, 1)[0]!.resolve();
+      }
       if (text.includes(until)) resolve(child);
     };
     started.stdout!.on('data', onData);
@@ -501,6 +511,8 @@ describe('npm run dev-as, and the API pointed at it through OIDC_* variables', (
         headers: { authorization: `Bearer ${token}` },
       });
       expect(accepted.status).toBe(200);
+      // The jest timeout bounds this wait: the line is missing if introspection never happened.
+      await devAs!.printed('[dev-as] POST /token/introspection -> 200');
       expect(devAs!.output()).toContain('[dev-as] POST /token/introspection -> 200');
     },
     START_TIMEOUT_MS,
