@@ -126,6 +126,10 @@ describe('bearerChallenge', () => {
   });
 });
 
+/** The body of every 503 and 502: nothing about the cause (the log line has it). */
+const GENERIC_503 = 'The service is temporarily unavailable; try again later';
+const GENERIC_502 = 'An upstream identity service answered in a way this API cannot use';
+
 describe('toHttpError', () => {
   const body = (status: number, error: string) => ({
     statusCode: status,
@@ -189,7 +193,7 @@ describe('toHttpError', () => {
     expect(toHttpError(new IssuerUnavailableError('down'), 'api')).toEqual({
       status: 503,
       headers: {},
-      body: { statusCode: 503, message: 'down', error: 'Service Unavailable' },
+      body: { statusCode: 503, message: GENERIC_503, error: 'Service Unavailable' },
     });
     expect(
       toHttpError(new IssuerUnavailableError('down', { retryAfter: 2.2 }), 'api').headers,
@@ -204,6 +208,46 @@ describe('toHttpError', () => {
     expect(http.status).toBe(502);
     expect(http.headers).toEqual({});
     expect(http.body.error).toBe('Bad Gateway');
+  });
+
+  it('tells an anonymous caller nothing about why the authorization server fails (CWE-209)', () => {
+    const details = [
+      new IssuerUnavailableError(
+        "Introspection: the authorization server refused this API's client credentials (HTTP 401)",
+        { url: 'https://idp.example.test/token/introspection' },
+      ),
+      new IssuerUnavailableError(
+        'Discovery: the metadata names issuer "https://idp.example.test/", but the configured issuer is "https://idp.example.test"',
+      ),
+      new IssuerUnavailableError('JWKS: the authorization server answered HTTP 500'),
+    ];
+    const bodies = details.map((error) => toHttpError(error, 'api').body);
+    for (const body of bodies) {
+      expect(body).toEqual({ statusCode: 503, message: GENERIC_503, error: 'Service Unavailable' });
+      expect(JSON.stringify(body)).not.toMatch(/credential|issuer|JWKS|HTTP \d|idp\.example/i);
+    }
+    const mismatch = toHttpError(new UserInfoSubjectMismatchError(), 'api').body;
+    expect(mismatch).toEqual({ statusCode: 502, message: GENERIC_502, error: 'Bad Gateway' });
+  });
+
+  it('keeps the readable message, quotes and § included, in the body while the header is RFC-safe', () => {
+    const message = 'The access token\'s "typ" header is not acceptable (RFC 9068 §4)';
+    const http = toHttpError(new InvalidTokenError(message), 'api');
+    expect(http.body.message).toBe(message);
+    const params = expectHygienic(http.headers['WWW-Authenticate']!);
+    expect(params.get('error_description')).toBe(
+      "The access token's typ header is not acceptable (RFC 9068 4)",
+    );
+  });
+
+  it('bounds the body message and strips line breaks and controls from it', () => {
+    const http = toHttpError(
+      new InvalidTokenError(`a\r\nb\u0000c\u2028d${'x'.repeat(2000)}`),
+      'api',
+    );
+    expect(http.body.message.startsWith('abcd')).toBe(true);
+    expect(http.body.message.length).toBeLessThanOrEqual(500);
+    expect(http.body.message).not.toMatch(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/);
   });
 
   it('hides the message of a 500', () => {
@@ -228,7 +272,8 @@ describe('toHttpError', () => {
       const header = http.headers['WWW-Authenticate']!;
       expectHygienic(header);
       expect(header).not.toMatch(/[\r\n"]X-Injected/);
-      expect(http.body.message).toMatch(DESCRIPTION_CHARS);
+      // The body is JSON: quotes are safe there, line breaks and controls are not kept.
+      expect(http.body.message).not.toMatch(/[\r\n\u0000]/);
     }
   });
 });

@@ -30,6 +30,24 @@ export function sanitizeDescription(value: string, max = 200): string {
   return clean.length > max ? clean.slice(0, max) : clean;
 }
 
+/**
+ * The message as the JSON body carries it: readable (quotes, `§` and other non-ASCII kept, since
+ * JSON escapes what it must), but without line breaks or control characters, and bounded.
+ */
+function readableMessage(value: string, max = 500): string {
+  const clean = value.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, '');
+  return clean.length > max ? clean.slice(0, max) : clean;
+}
+
+/**
+ * Bodies of server-side failures say nothing of their cause: an anonymous caller must not learn
+ * how the authorization server or its configuration fails (CWE-209). The detail goes to the log.
+ */
+const GENERIC_MESSAGE: Record<number, string> = {
+  502: 'An upstream identity service answered in a way this API cannot use',
+  503: 'The service is temporarily unavailable; try again later',
+};
+
 /** `scope` values: %x21 / %x23-5B / %x5D-7E, space-delimited (RFC 6750 §3). */
 function sanitizeScopeToken(value: string): string {
   return value.replace(/[^\x21\x23-\x5B\x5D-\x7E]/g, '');
@@ -65,7 +83,9 @@ export function bearerChallenge(
 
 /**
  * The one place where library errors become HTTP (RFC 6750 §3.1): status, challenge, body.
- * The `error` parameter is the RFC 6750 code (`token_expired` → `invalid_token`).
+ * The `error` parameter is the RFC 6750 code (`token_expired` → `invalid_token`). The header's
+ * `error_description` is the message cut down to RFC 6750's characters; the body carries the
+ * readable message for 4xx answers and a generic one for 5xx answers.
  */
 export function toHttpError(error: OidcResourceError, realm: string): OidcHttpError {
   const status = error.status;
@@ -106,9 +126,9 @@ export function toHttpError(error: OidcResourceError, realm: string): OidcHttpEr
       break;
   }
   const message =
-    status >= 500 && status !== 502 && status !== 503
-      ? 'Internal server error'
-      : sanitizeDescription(error.message, 500);
+    status >= 500
+      ? (GENERIC_MESSAGE[status] ?? 'Internal server error')
+      : readableMessage(error.message);
   return {
     status,
     headers,
