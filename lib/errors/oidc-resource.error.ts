@@ -234,10 +234,13 @@ export class UserInfoSubjectMismatchError extends OidcResourceError {
 export class IssuerUnavailableError extends OidcResourceError {
   /** Seconds after which a retry may succeed, when known. */
   readonly retryAfter?: number;
+  /** The authorization server URL that failed, when one did (for the log; never sent to clients). */
+  readonly url?: string;
 
-  constructor(message: string, options?: { cause?: unknown; retryAfter?: number }) {
+  constructor(message: string, options?: { cause?: unknown; retryAfter?: number; url?: string }) {
     super('issuer_unavailable', message, options);
     if (options?.retryAfter !== undefined) this.retryAfter = options.retryAfter;
+    if (options?.url !== undefined) this.url = options.url;
   }
 }
 

@@ -247,7 +247,7 @@ describe('toHttpError', () => {
     );
     expect(http.body.message.startsWith('abcd')).toBe(true);
     expect(http.body.message.length).toBeLessThanOrEqual(500);
-    expect(http.body.message).not.toMatch(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/);
+    expect(http.body.message).not.toMatch(/[\p{Cc}\u2028\u2029]/u);
   });
 
   it('hides the message of a 500', () => {
@@ -273,7 +273,7 @@ describe('toHttpError', () => {
       expectHygienic(header);
       expect(header).not.toMatch(/[\r\n"]X-Injected/);
       // The body is JSON: quotes are safe there, line breaks and controls are not kept.
-      expect(http.body.message).not.toMatch(/[\r\n\u0000]/);
+      expect(http.body.message).not.toMatch(/\p{Cc}/u);
     }
   });
 });

@@ -35,7 +35,7 @@ export function sanitizeDescription(value: string, max = 200): string {
  * JSON escapes what it must), but without line breaks or control characters, and bounded.
  */
 function readableMessage(value: string, max = 500): string {
-  const clean = value.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, '');
+  const clean = value.replace(/[\p{Cc}\u2028\u2029]/gu, '');
   return clean.length > max ? clean.slice(0, max) : clean;
 }
 

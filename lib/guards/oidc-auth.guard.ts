@@ -25,6 +25,7 @@ import {
 import { toHttpError } from '../errors/www-authenticate.js';
 import type { AuthenticatedPrincipal } from '../interfaces/authenticated-principal.interface.js';
 import { TokenValidationService } from '../services/token-validation.service.js';
+import { answerLogFor } from '../utils/failure-log.js';
 import type { ResolvedOidcResourceOptions } from '../utils/resolve-options.js';
 import { extractToken } from './extract-token.js';
 
@@ -116,8 +117,10 @@ export class OidcAuthGuard extends AuthGuard(OIDC_BEARER_STRATEGY) implements Ca
       if (extraction.token !== undefined) {
         try {
           request.user = await this.tokens.validate(extraction.token);
-        } catch {
-          // A public route never fails because of its token.
+        } catch (error) {
+          // A public route never fails because of its token, but an outage is still worth a line.
+          if (error instanceof OidcResourceError)
+            answerLogFor(this.moduleOptions).answered(error, error.status, true);
         }
       }
       return true;
@@ -203,10 +206,15 @@ export class OidcAuthGuard extends AuthGuard(OIDC_BEARER_STRATEGY) implements Ca
     }
   }
 
-  /** RFC 6750: sets the challenge (and `Retry-After`) on the response, returns the exception. */
+  /**
+   * RFC 6750: sets the challenge (and `Retry-After`) on the response, returns the exception.
+   * Logs the error once as it is answered: an authorization server failure at `warn`
+   * (rate-limited), a refusal at `debug`.
+   */
   protected toHttpException(error: unknown, response: unknown): unknown {
     if (!(error instanceof OidcResourceError)) return error;
     const http = toHttpError(error, this.moduleOptions.realm);
+    answerLogFor(this.moduleOptions).answered(error, http.status);
     for (const name in http.headers) setResponseHeader(response, name, http.headers[name]!);
     return new HttpException(http.body, http.status, { cause: error });
   }

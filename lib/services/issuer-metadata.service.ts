@@ -21,6 +21,36 @@ export interface IssuerMetadata {
 
 const FAILURE_RETRY_DELAY = 30_000;
 
+/** Quoted for a log line: bounded, and JSON-escaped so nothing from the network breaks it. */
+function shown(value: unknown): string {
+  const text = JSON.stringify(typeof value === 'string' ? value.slice(0, 200) : value) ?? 'nothing';
+  return text.length > 210 ? `${text.slice(0, 210)}…` : text;
+}
+
+/** Loopback spellings that name the same host to a person but not to an exact comparison. */
+const LOOPBACK = /^(https?:\/\/)(localhost|127\.0\.0\.1|\[::1\])(?=[:/]|$)/i;
+
+/**
+ * The issuer mismatch, with both values and a hint for the usual slips: a trailing slash, or
+ * localhost against 127.0.0.1.
+ */
+function issuerMismatch(configured: string, found: unknown): string {
+  let hint = '';
+  if (typeof found === 'string') {
+    const slashless = (s: string) => s.replace(/\/+$/, '');
+    if (slashless(found) === slashless(configured)) {
+      hint = `; they differ only by a trailing slash: set the issuer option to ${shown(found)}`;
+    } else if (
+      slashless(found).replace(LOOPBACK, '$1loopback') ===
+      slashless(configured).replace(LOOPBACK, '$1loopback')
+    ) {
+      hint =
+        '; they differ only in how the loopback host is written (localhost, 127.0.0.1, [::1]): use the spelling the authorization server uses';
+    }
+  }
+  return `Discovery: the metadata names the issuer ${shown(found)}, not the configured issuer ${shown(configured)}, so it is not used (the two must be identical)${hint}`;
+}
+
 /**
  * Discovers and caches the issuer's metadata. Discovery is lazy: nothing is fetched until the
  * first token needs it, so the application starts while the issuer is down. The document is
@@ -67,6 +97,7 @@ export class IssuerMetadataService {
     if (!metadata.jwks_uri) {
       throw new IssuerUnavailableError(
         'The issuer metadata has no jwks_uri, so JWT access tokens cannot be verified',
+        { url: this.discoveryUrl },
       );
     }
     return metadata.jwks_uri;
@@ -80,6 +111,7 @@ export class IssuerMetadataService {
     if (!metadata.introspection_endpoint) {
       throw new IssuerUnavailableError(
         'The issuer metadata has no introspection_endpoint, so opaque tokens cannot be checked',
+        { url: this.discoveryUrl },
       );
     }
     return metadata.introspection_endpoint;
@@ -89,14 +121,21 @@ export class IssuerMetadataService {
   async getUserInfoEndpoint(): Promise<string> {
     const metadata = await this.getMetadata();
     if (!metadata.userinfo_endpoint) {
-      throw new IssuerUnavailableError('The issuer metadata has no userinfo_endpoint');
+      throw new IssuerUnavailableError('The issuer metadata has no userinfo_endpoint', {
+        url: this.discoveryUrl,
+      });
     }
     return metadata.userinfo_endpoint;
   }
 
+  /** Where discovery looks first (OIDC Discovery §4). */
+  get discoveryUrl(): string {
+    return `${this.options.issuer.replace(/\/+$/, '')}/.well-known/openid-configuration`;
+  }
+
   private async discover(): Promise<IssuerMetadata> {
     const issuer = this.options.issuer;
-    const oidcUrl = `${issuer.replace(/\/+$/, '')}/.well-known/openid-configuration`;
+    const oidcUrl = this.discoveryUrl;
     const first = await httpCall(
       'Discovery',
       oidcUrl,
@@ -114,10 +153,12 @@ export class IssuerMetadataService {
       throw new IssuerUnavailableError(
         `Discovery: the authorization server answered HTTP ${first.status}`,
         {
+          url: oidcUrl,
           ...(first.retryAfter !== undefined ? { retryAfter: first.retryAfter } : {}),
         },
       );
     }
+    let documentUrl = oidcUrl;
     if (!document) {
       // RFC 8414 §3.1: the well-known segment goes between the host and the issuer's path.
       const url = new URL(issuer);
@@ -131,24 +172,28 @@ export class IssuerMetadataService {
       );
       if (second.status !== 200) {
         throw new IssuerUnavailableError(
-          `Discovery: neither /.well-known/openid-configuration (HTTP ${first.status}) nor /.well-known/oauth-authorization-server (HTTP ${second.status}) gave a metadata document`,
-          { ...(second.retryAfter !== undefined ? { retryAfter: second.retryAfter } : {}) },
+          `Discovery: neither ${oidcUrl} (HTTP ${first.status}) nor ${rfc8414Url} (HTTP ${second.status}) gave a metadata document`,
+          {
+            url: oidcUrl,
+            ...(second.retryAfter !== undefined ? { retryAfter: second.retryAfter } : {}),
+          },
         );
       }
-      document = parseJsonObject('Discovery', second.text);
+      document = parseJsonObject('Discovery', second.text, rfc8414Url);
+      documentUrl = rfc8414Url;
     }
-    const metadata = this.validate(document);
+    const metadata = this.validate(document, documentUrl);
     this.cached = { metadata, fetchedAt: this.clock() };
     this.nextRefreshAttempt = 0;
     return metadata;
   }
 
-  private validate(document: Record<string, unknown>): IssuerMetadata {
+  private validate(document: Record<string, unknown>, url: string): IssuerMetadata {
     if (document.issuer !== this.options.issuer) {
       // RFC 8414 §3.3: "If these values are not identical, the data contained in the response MUST NOT be used."
-      throw new IssuerUnavailableError(
-        'Discovery: the metadata document names a different issuer than the configured one, so it is not used',
-      );
+      throw new IssuerUnavailableError(issuerMismatch(this.options.issuer, document.issuer), {
+        url,
+      });
     }
     const metadata: IssuerMetadata = { ...document, issuer: this.options.issuer };
     for (const key of ['jwks_uri', 'introspection_endpoint', 'userinfo_endpoint'] as const) {
@@ -159,6 +204,7 @@ export class IssuerMetadataService {
       } catch (error) {
         throw new IssuerUnavailableError(
           `Discovery: the metadata's ${key} is not usable (${error instanceof OidcResourceError ? error.message : 'invalid'})`,
+          { url },
         );
       }
     }

@@ -125,6 +125,7 @@ export class JwksService {
       } else if (this.lastFetchFailed) {
         throw new IssuerUnavailableError(
           'The JWKS could not be fetched, so a token signed with an unknown key cannot be checked',
+          { url: set.uri },
         );
       }
     }
@@ -200,16 +201,19 @@ export class JwksService {
         throw new IssuerUnavailableError(
           `JWKS: the authorization server answered HTTP ${response.status}`,
           {
+            url: uri,
             ...(response.retryAfter !== undefined ? { retryAfter: response.retryAfter } : {}),
           },
         );
       }
-      const body = parseJsonObject('JWKS', response.text);
+      const body = parseJsonObject('JWKS', response.text, uri);
       if (!Array.isArray(body.keys))
-        throw new IssuerUnavailableError('JWKS: the document has no "keys" array');
+        throw new IssuerUnavailableError('JWKS: the document has no "keys" array', { url: uri });
       const keys = body.keys.filter(usable);
       if (keys.length === 0)
-        throw new IssuerUnavailableError('JWKS: the document holds no usable signing key');
+        throw new IssuerUnavailableError('JWKS: the document holds no usable signing key', {
+          url: uri,
+        });
       const set: KeySet = { uri, keys, fetchedAt: this.clock() };
       this.keySet = set;
       this.lastFetchFailed = false;

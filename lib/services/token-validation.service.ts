@@ -375,6 +375,7 @@ export class TokenValidationService {
           ? "the authorization server refused this API's client credentials"
           : 'the authorization server failed';
       throw new IssuerUnavailableError(`Introspection: ${why} (HTTP ${response.status})`, {
+        url: endpoint,
         ...(response.retryAfter !== undefined ? { retryAfter: response.retryAfter } : {}),
       });
     }
@@ -382,13 +383,15 @@ export class TokenValidationService {
       // RFC 7662 §2.2: the answer is application/json; an HTML page (proxy, captive portal) is not one.
       throw new IssuerUnavailableError(
         `Introspection: the authorization server answered with content type "${response.contentType.slice(0, 64).replace(/[^\x20-\x7e]/g, '?')}", not JSON`,
+        { url: endpoint },
       );
     }
-    const claims = parseJsonObject('Introspection', response.text);
+    const claims = parseJsonObject('Introspection', response.text, endpoint);
     if (claims.active !== true) {
       if (claims.active === false) throw new TokenInactiveError();
       throw new IssuerUnavailableError(
         'Introspection: the response has no boolean "active" member',
+        { url: endpoint },
       );
     }
     if (claims.token_type !== undefined && !isAccessTokenType(claims.token_type)) {

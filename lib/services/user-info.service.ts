@@ -116,13 +116,14 @@ export class UserInfoService {
       throw new IssuerUnavailableError(
         `UserInfo: the authorization server answered HTTP ${response.status}`,
         {
+          url: endpoint,
           ...(response.retryAfter !== undefined ? { retryAfter: response.retryAfter } : {}),
         },
       );
     }
     const claims = response.contentType.startsWith('application/jwt')
-      ? await this.verifySigned(response.text.trim(), clientId)
-      : parseJsonObject('UserInfo', response.text);
+      ? await this.verifySigned(response.text.trim(), clientId, endpoint)
+      : parseJsonObject('UserInfo', response.text, endpoint);
     // OIDC Core §5.3.2: the sub in the response MUST match the token's, or it MUST NOT be used.
     if (claims.sub !== sub) throw new UserInfoSubjectMismatchError();
     return Object.freeze(claims);
@@ -132,6 +133,7 @@ export class UserInfoService {
   private async verifySigned(
     jwt: string,
     clientId: string | undefined,
+    url: string,
   ): Promise<Record<string, unknown>> {
     try {
       return await verifySignedJwt(jwt, (header) => this.jwks.getKey(header), {
@@ -147,7 +149,7 @@ export class UserInfoService {
       if (error instanceof IssuerUnavailableError) throw error;
       throw new IssuerUnavailableError(
         `UserInfo: the signed response could not be verified${error instanceof OidcResourceError ? ` (${error.message})` : ''}`,
-        { cause: error },
+        { cause: error, url },
       );
     }
   }

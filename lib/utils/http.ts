@@ -24,6 +24,17 @@ function isClosedConnection(error: unknown): boolean {
   return code === 'UND_ERR_SOCKET' || code === 'ECONNRESET' || code === 'EPIPE';
 }
 
+/** Why a connection failed, as the log needs it (`ECONNREFUSED`…); never a body or a header. */
+function reachFailure(error: unknown): string {
+  let cause: unknown = error;
+  for (let depth = 0; depth < 4 && cause && typeof cause === 'object'; depth++) {
+    const code = (cause as { code?: unknown }).code;
+    if (typeof code === 'string' && /^[A-Z0-9_]{2,40}$/.test(code)) return ` (${code})`;
+    cause = (cause as { cause?: unknown }).cause;
+  }
+  return '';
+}
+
 /**
  * One bounded call to the authorization server: `timeout` covers connecting, the headers and
  * the whole body; bodies larger than `maxBytes` are refused; redirects are not followed (an
@@ -50,8 +61,8 @@ export async function httpCall(
       throw new IssuerUnavailableError(
         signal.aborted
           ? `${what}: the authorization server did not answer within ${timeout} ms`
-          : `${what}: the authorization server could not be reached`,
-        { cause },
+          : `${what}: the authorization server could not be reached${reachFailure(cause)}`,
+        { cause, url },
       );
     }
   }
@@ -77,7 +88,7 @@ export async function httpCall(
         : signal.aborted
           ? `${what}: the authorization server did not answer within ${timeout} ms`
           : `${what}: the authorization server's response could not be read`,
-      { cause },
+      { cause, url },
     );
   }
   const retryAfter = parseRetryAfter(response.headers.get('retry-after'));
@@ -89,20 +100,24 @@ export async function httpCall(
   };
 }
 
-/** Parses a JSON object body, or throws {@link IssuerUnavailableError} naming what was expected. */
-export function parseJsonObject(what: string, text: string): Record<string, unknown> {
+/**
+ * Parses a JSON object body, or throws {@link IssuerUnavailableError} naming what was expected
+ * (and `url`, where the body came from).
+ */
+export function parseJsonObject(what: string, text: string, url?: string): Record<string, unknown> {
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch (cause) {
     throw new IssuerUnavailableError(
       `${what}: the authorization server answered with something that is not JSON`,
-      { cause },
+      { cause, ...(url !== undefined ? { url } : {}) },
     );
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new IssuerUnavailableError(
       `${what}: the authorization server did not answer with a JSON object`,
+      url !== undefined ? { url } : undefined,
     );
   }
   return value as Record<string, unknown>;
