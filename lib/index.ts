@@ -25,6 +25,7 @@ export {
   InsufficientScopeError,
   UserInfoNotPermittedError,
   UserInfoSubjectMismatchError,
+  UserInfoFailedError,
   IssuerUnavailableError,
   InvalidConfigurationError,
   OIDC_ERROR_STATUS,

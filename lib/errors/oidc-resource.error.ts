@@ -10,6 +10,7 @@ export type OidcResourceErrorCode =
   | 'insufficient_scope'
   | 'userinfo_not_permitted'
   | 'userinfo_subject_mismatch'
+  | 'userinfo_failed'
   | 'issuer_unavailable'
   | 'invalid_configuration';
 
@@ -107,6 +108,7 @@ export const OIDC_ERROR_STATUS: Readonly<Record<OidcResourceErrorCode, number>> 
   insufficient_scope: 403,
   userinfo_not_permitted: 403,
   userinfo_subject_mismatch: 502,
+  userinfo_failed: 502,
   issuer_unavailable: 503,
   invalid_configuration: 500,
 });
@@ -224,6 +226,20 @@ export class UserInfoNotPermittedError extends OidcResourceError {
 export class UserInfoSubjectMismatchError extends OidcResourceError {
   constructor(message = 'UserInfo returned a different subject than the access token') {
     super('userinfo_subject_mismatch', message);
+  }
+}
+
+/**
+ * The UserInfo endpoint answered with an error that a retry will not fix (a 4xx other than
+ * 401, 403, 408 and 429: some providers answer 404 for a token that has no user). Answered 502.
+ */
+export class UserInfoFailedError extends OidcResourceError {
+  /** The UserInfo URL that answered (for the log; never sent to clients). */
+  readonly url?: string;
+
+  constructor(message: string, options?: { cause?: unknown; url?: string }) {
+    super('userinfo_failed', message, options);
+    if (options?.url !== undefined) this.url = options.url;
   }
 }
 

@@ -86,6 +86,13 @@ export interface CacheOptions {
 export interface UserInfoOptions {
   /** Longest time a UserInfo response is reused, never past the token's `exp`. @default 300000 */
   ttl?: number;
+  /**
+   * Overrides the discovered `userinfo_endpoint`, for providers whose discovery document this
+   * API cannot reach. Checked at start like `introspection.endpoint` (`https`, or `http` on a
+   * loopback host).
+   * @see OpenID Connect Core 1.0 §5.3
+   */
+  endpoint?: string;
 }
 
 /** Options of `OidcResourceModule.forRoot()`. */

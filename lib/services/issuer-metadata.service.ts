@@ -117,8 +117,10 @@ export class IssuerMetadataService {
     return metadata.introspection_endpoint;
   }
 
-  /** The discovered `userinfo_endpoint`. */
+  /** `userInfo.endpoint` option, else the discovered `userinfo_endpoint`. */
   async getUserInfoEndpoint(): Promise<string> {
+    const configured = this.options.userInfo.endpoint;
+    if (configured) return configured;
     const metadata = await this.getMetadata();
     if (!metadata.userinfo_endpoint) {
       throw new IssuerUnavailableError('The issuer metadata has no userinfo_endpoint', {

@@ -5,6 +5,7 @@ import {
   IssuerUnavailableError,
   OidcResourceError,
   TokenExpiredError,
+  UserInfoFailedError,
   UserInfoNotPermittedError,
   UserInfoSubjectMismatchError,
 } from '../errors/oidc-resource.error.js';
@@ -50,7 +51,8 @@ export class UserInfoService {
    *
    * @throws OidcResourceError — `userinfo_not_permitted` (403, `scope="openid"`) when UserInfo
    *   refuses a token this API accepted; `userinfo_subject_mismatch` (502) when it answers for
-   *   another `sub`; `issuer_unavailable` (503) when it is down or answers junk;
+   *   another `sub`; `userinfo_failed` (502) when it answers another 4xx (400, 404…);
+   *   `issuer_unavailable` (503) when it is down, answers 5xx, or answers junk;
    *   `userinfo_not_permitted` too when the token has no `sub` (UserInfo needs a user-bound token).
    */
   async getUserInfo(
@@ -112,7 +114,16 @@ export class UserInfoService {
         'The UserInfo endpoint does not accept this access token (it needs the openid scope, and some providers refuse tokens issued for an API audience)',
       );
     }
-    if (response.status !== 200) {
+    const status = response.status;
+    if (status >= 400 && status < 500 && status !== 408 && status !== 429) {
+      // A 400 or 404 (one provider's answer for a token without a user) will not change on a
+      // retry, so it is not reported as an outage; 408 and 429 are transient and are.
+      throw new UserInfoFailedError(
+        `UserInfo: the authorization server refused the request with HTTP ${status}`,
+        { url: endpoint },
+      );
+    }
+    if (status !== 200) {
       throw new IssuerUnavailableError(
         `UserInfo: the authorization server answered HTTP ${response.status}`,
         {

@@ -34,7 +34,7 @@ export interface ResolvedOidcResourceOptions {
     stores: readonly SharedCacheStore[];
     storeTimeout: number;
   };
-  userInfo: { ttl: number };
+  userInfo: { ttl: number; endpoint?: string };
   global: boolean;
   realm: string;
   allowQueryToken: boolean;
@@ -276,7 +276,7 @@ export function resolveOptions(options: OidcResourceModuleOptions): ResolvedOidc
   const userInfo = options.userInfo ?? {};
   if (typeof userInfo !== 'object' || userInfo === null) fail('userInfo', 'must be an object');
   for (const key of Object.keys(userInfo)) {
-    if (key !== 'ttl') fail(`userInfo.${key}`, 'is not a known option');
+    if (key !== 'ttl' && key !== 'endpoint') fail(`userInfo.${key}`, 'is not a known option');
   }
   if (
     options.realm !== undefined &&
@@ -323,7 +323,12 @@ export function resolveOptions(options: OidcResourceModuleOptions): ResolvedOidc
         1,
       ),
     },
-    userInfo: { ttl: checkNumber('userInfo.ttl', userInfo.ttl, DEFAULTS.userInfoTtl, 0) },
+    userInfo: {
+      ttl: checkNumber('userInfo.ttl', userInfo.ttl, DEFAULTS.userInfoTtl, 0),
+      ...(userInfo.endpoint !== undefined
+        ? { endpoint: checkUrl('userInfo.endpoint', userInfo.endpoint, unsafe) }
+        : {}),
+    },
     global: checkBoolean('global', options.global, DEFAULTS.global),
     realm,
     allowQueryToken: checkBoolean(

@@ -141,17 +141,18 @@ describe.each(ADAPTERS)('logs (%s)', (adapter) => {
       res.end(body);
     };
 
-  /** Two 503s in a row: one warn line naming `url`, generic bodies, no token anywhere. */
+  /** Two 503s (or 502s) in a row: one warn line naming `url`, generic bodies, no token anywhere. */
   async function expectOneWarn(
     capture: CapturingLogger,
     call: () => Promise<{ status: number; body: unknown }>,
     url: string,
     detail: RegExp,
+    generic: { statusCode: number } = GENERIC_503,
   ): Promise<Line> {
     for (let i = 0; i < 2; i++) {
       const res = await call();
-      expect(res.status).toBe(503);
-      expect(res.body).toEqual(GENERIC_503);
+      expect(res.status).toBe(generic.statusCode);
+      expect(res.body).toEqual(generic);
     }
     const warns = capture.ours('warn');
     expect(warns).toHaveLength(1);
@@ -268,6 +269,26 @@ describe.each(ADAPTERS)('logs (%s)', (adapter) => {
       () => get(`${url}/api/me`, token),
       as.url('/me'),
       /UserInfo: the authorization server answered HTTP 503/,
+    );
+  });
+
+  it('UserInfo answering 404 (502 userinfo_failed): one warn line naming the UserInfo URL', async () => {
+    const { url, capture } = await scenario();
+    const token = remember(
+      await as.mintAccessToken({ resource: null, format: 'opaque', scope: 'openid email' }),
+    );
+    expect((await get(`${url}/api/any`, token)).status).toBe(200);
+    failPath('/me', answer(404));
+    await expectOneWarn(
+      capture,
+      () => get(`${url}/api/me`, token),
+      as.url('/me'),
+      /^Answered 502 \(userinfo_failed\): UserInfo: .*HTTP 404/,
+      {
+        statusCode: 502,
+        message: 'An upstream identity service answered in a way this API cannot use',
+        error: 'Bad Gateway',
+      } as { statusCode: number },
     );
   });
 

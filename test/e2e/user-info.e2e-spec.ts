@@ -576,6 +576,30 @@ describe('UserInfoService against a misbehaving issuer (fault server)', () => {
     expect(error).toMatchObject({ code: 'issuer_unavailable', status: 503 });
   });
 
+  it.each([
+    ['404 with an empty body (some providers, for a client-credentials token)', faults.status(404)],
+    ['400 invalid_request', faults.json({ error: 'invalid_request' }, { status: 400 })],
+    ['405', faults.status(405)],
+    ['410', faults.status(410, 'gone')],
+  ])(
+    'turns an unexpected 4xx, %s, into userinfo_failed (502): a retry cannot help',
+    async (_what, handler) => {
+      serveUserInfo(handler);
+      const error = await rejection(() => userInfo.getUserInfo(faultToken()));
+      expect(error).toMatchObject({ code: 'userinfo_failed', status: 502 });
+      expect(error.message).toMatch(/UserInfo.*HTTP 4\d\d/);
+    },
+  );
+
+  it.each([
+    [408, faults.status(408)],
+    [429, faults.status(429, '', { 'retry-after': '3' })],
+  ])('keeps %s transient: issuer_unavailable (503)', async (_status, handler) => {
+    serveUserInfo(handler);
+    const error = await rejection(() => userInfo.getUserInfo(faultToken()));
+    expect(error).toMatchObject({ code: 'issuer_unavailable', status: 503 });
+  });
+
   it('gives up on a UserInfo endpoint that hangs after httpTimeout, as issuer_unavailable', async () => {
     serveUserInfo(faults.hang());
     const error = await rejection(() => userInfo.getUserInfo(faultToken()));
@@ -671,6 +695,83 @@ describe('UserInfoService against a misbehaving issuer (fault server)', () => {
     const error = await rejection(() => userInfo.getUserInfo(faultToken()));
     expect(error).toBeInstanceOf(UserInfoSubjectMismatchError);
   });
+});
+
+// ---------------------------------------------------------------------------------------------
+// userInfo.endpoint: for providers whose discovery cannot be reached
+// ---------------------------------------------------------------------------------------------
+
+describe('userInfo.endpoint', () => {
+  let other: FaultServer;
+  let moduleRef: TestingModule;
+  let userInfo: UserInfoService;
+
+  beforeAll(async () => {
+    other = await startFaultServer();
+    other.route('/.well-known/openid-configuration', faults.status(503));
+    other.route('/.well-known/oauth-authorization-server', faults.status(503));
+    other.route(
+      '/introspect',
+      faults.json({
+        active: true,
+        token_type: 'Bearer',
+        scope: 'openid email',
+        client_id: 'web-app',
+        sub: 'alice',
+        iss: other.origin,
+        exp: Math.floor(Date.now() / 1000) + 300,
+      }),
+    );
+    other.route('/oidc/userinfo', faults.json({ sub: 'alice', email: ALICE_CLAIMS.email }));
+    ({ moduleRef, userInfo } = await compileService({
+      issuer: other.origin,
+      audience: API,
+      tokenFormat: 'opaque',
+      introspection: {
+        clientId: RS_CLIENT.id,
+        clientSecret: RS_CLIENT.secret,
+        endpoint: other.url('/introspect'),
+      },
+      userInfo: { endpoint: other.url('/oidc/userinfo') },
+    }));
+  });
+  afterAll(async () => {
+    await moduleRef?.close();
+    await other?.close();
+  });
+
+  it('is called instead of the discovered endpoint, and discovery is never asked', async () => {
+    await expect(userInfo.getUserInfo(remember(`endpoint-${randomUUID()}`))).resolves.toEqual({
+      sub: 'alice',
+      email: ALICE_CLAIMS.email,
+    });
+    expect(other.hits.get('/oidc/userinfo')).toBe(1);
+    expect(other.hits.get('/.well-known/openid-configuration')).toBe(0);
+    expect(other.hits.get('/.well-known/oauth-authorization-server')).toBe(0);
+  });
+
+  it.each([
+    ['plain http on a public host', 'http://idp.example.com/userinfo'],
+    ['not a URL', 'userinfo'],
+    ['a fragment', 'https://idp.example.com/userinfo#x'],
+    ['not a string', 42],
+  ])(
+    'is checked at start like introspection.endpoint: %s fails, naming the key',
+    async (_what, endpoint) => {
+      await expect(
+        Test.createTestingModule({
+          imports: [
+            OidcResourceModule.forRoot({
+              issuer: 'https://idp.example.com',
+              audience: API,
+              global: false,
+              userInfo: { endpoint: endpoint as string },
+            }),
+          ],
+        }).compile(),
+      ).rejects.toThrow(/option "userInfo\.endpoint"/);
+    },
+  );
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -787,6 +888,29 @@ describe.each(ADAPTERS)('GET /api/me over HTTP (%s)', (adapter) => {
     expect(res.headers.get('www-authenticate')).toMatch(
       /^Bearer realm="api", error="insufficient_scope", error_description="[^"]*user-bound[^"]*", scope="openid"$/,
     );
+  });
+
+  it('answers a UserInfo 404 with 502 userinfo_failed: no challenge, a generic body (fault server)', async () => {
+    fs.route(
+      '/token/introspection',
+      faults.json({
+        active: true,
+        token_type: 'Bearer',
+        scope: 'openid',
+        client_id: 'web-app',
+        sub: 'alice',
+      }),
+    );
+    fs.route('/me', faults.status(404));
+    const res = await me(faultUrl, faultTokenFor());
+    expect(res.status).toBe(502);
+    expect(res.headers.get('www-authenticate')).toBeNull();
+    expect(res.headers.get('retry-after')).toBeNull();
+    expect(await res.json()).toEqual({
+      statusCode: 502,
+      message: 'An upstream identity service answered in a way this API cannot use',
+      error: 'Bad Gateway',
+    });
   });
 
   it('answers a non-JSON UserInfo body 503 (fault server)', async () => {
