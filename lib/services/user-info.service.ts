@@ -21,6 +21,16 @@ import { JwksService } from './jwks.service.js';
 import { TokenCacheService } from './token-cache.service.js';
 import { TokenValidationService } from './token-validation.service.js';
 
+/** A UserInfo answer as it may be used: a JSON object whose `sub` is the token's (OIDC Core §5.3.2). */
+function isClaimsFor(value: unknown, sub: string): value is Record<string, unknown> {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    !Array.isArray(value) &&
+    (value as { sub?: unknown }).sub === sub
+  );
+}
+
 /**
  * User details from the issuer's OIDC UserInfo endpoint, asked with the caller's own access
  * token. Responses are cached per token hash for `min(userInfo.ttl, exp − now)` in the token
@@ -83,9 +93,13 @@ export class UserInfoService {
       );
     }
     const key = TokenCacheService.keyFor('userinfo', token);
-    const cached = await this.cache.get<Record<string, unknown>>(key);
-    if (cached !== undefined) return cached;
     const sub = principal.sub;
+    // A shared store can hand back anything (another writer, corruption): only claims for this
+    // token's subject count, as for a fresh answer. The memory tier holds only checked answers.
+    const cached =
+      this.cache.peek<Record<string, unknown>>(key) ??
+      (await this.cache.getShared(key, (value) => isClaimsFor(value, sub)));
+    if (cached !== undefined) return cached;
     const clientId = principal.clientId;
     return this.flight.run(key, async () => {
       const claims = await this.fetch(token, sub, clientId);

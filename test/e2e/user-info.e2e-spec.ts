@@ -20,6 +20,7 @@ import {
   OIDC_RESOURCE_CLOCK,
   OidcResourceError,
   OidcResourceModule,
+  TokenCacheService,
   TokenExpiredError,
   TokenValidationService,
   UserInfoNotPermittedError,
@@ -430,6 +431,48 @@ describe('UserInfoService against oidc-provider', () => {
     for (const entry of entries) expect(entry).not.toContain(token);
     for (const t of issuedTokens) for (const entry of entries) expect(entry).not.toContain(t);
   });
+});
+
+describe('UserInfo entries read back from a shared store', () => {
+  const store = new Map<string, unknown>();
+  const modules: TestingModule[] = [];
+  afterAll(async () => {
+    await Promise.all(modules.map((m) => m.close()));
+  });
+  /** A fresh instance (empty memory tier) over the shared store. */
+  async function reader(): Promise<UserInfoService> {
+    const compiled = await compileService({
+      ...asOptions(),
+      cache: { stores: [new Keyv({ store })] },
+    });
+    modules.push(compiled.moduleRef);
+    return compiled.userInfo;
+  }
+
+  it.each([
+    ['another subject', { sub: 'mallory', email: 'mallory@evil.example' }],
+    ['no sub', { email: 'mallory@evil.example' }],
+    ['a non-string sub', { sub: 42 }],
+    ['a string', 'alice'],
+    ['an array', [{ sub: 'alice' }]],
+    ['null', null],
+  ])(
+    'an entry holding %s is a miss (logged): the real claims are fetched, never a 500',
+    async (_what, planted) => {
+      const token = await userToken();
+      await (await reader()).getUserInfo(token);
+      const logical = TokenCacheService.keyFor('userinfo', token);
+      const key = [...store.keys()].find((k) => k.includes(logical));
+      expect(key).toBeDefined();
+      store.set(key!, JSON.stringify({ value: { until: Date.now() + 60_000, value: planted } }));
+      const linesBefore = logger.lines.length;
+      const before = meHits();
+      await expect((await reader()).getUserInfo(token)).resolves.toEqual({ ...ALICE_CLAIMS });
+      expect(meHits()).toBe(before + 1);
+      const warns = logger.lines.slice(linesBefore).filter((l) => l.startsWith('warn'));
+      expect(warns.some((l) => /corrupt|not usable/i.test(l))).toBe(true);
+    },
+  );
 });
 
 describe('UserInfoService cache lifetime options', () => {
