@@ -7,6 +7,7 @@ import type { SharedCacheStore } from '../interfaces/oidc-resource-options.inter
 import type { ResolvedOidcResourceOptions } from '../utils/resolve-options.js';
 import type { Clock } from '../utils/clock.js';
 import { canonicalTokenForm } from '../utils/canonical-token.js';
+import { deepFreeze } from '../utils/principal.js';
 import { LruMemoryStore } from './lru-memory.store.js';
 
 /**
@@ -176,7 +177,8 @@ export class TokenCacheService implements OnModuleDestroy {
       this.fault('a shared cache store returned a corrupt entry', undefined);
       return undefined;
     }
-    await this.memory.set(key, Object.freeze(remote), remote.until - now);
+    // Frozen once, here, like a value built in this process: every later hit shares it.
+    await this.memory.set(key, deepFreeze(remote), remote.until - now);
     return remote.value;
   }
 

@@ -15,6 +15,7 @@ import type { AuthenticatedPrincipal } from '../interfaces/authenticated-princip
 import type { JsonWebKeyObject as JWK } from '../interfaces/oidc-resource-options.interface.js';
 import { httpCall, parseJsonObject } from '../utils/http.js';
 import {
+  deepFreeze,
   isExpired,
   materializePrincipal,
   parseScopes,
@@ -491,7 +492,7 @@ export class TokenValidationService {
       issuer: this.options.issuer,
       audience: Object.freeze(audience),
       ...(typeof claims.exp === 'number' ? { exp: claims.exp * 1000 } : {}),
-      claims: Object.freeze({ ...claims }),
+      claims: deepFreeze({ ...claims }),
       source,
     });
   }

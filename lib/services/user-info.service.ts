@@ -12,7 +12,7 @@ import {
 import type { AuthenticatedPrincipal } from '../interfaces/authenticated-principal.interface.js';
 import { httpCall, parseJsonObject } from '../utils/http.js';
 import { verifySignedJwt } from '../utils/jwt.js';
-import { isExpired, principalToken } from '../utils/principal.js';
+import { deepFreeze, isExpired, principalToken } from '../utils/principal.js';
 import type { ResolvedOidcResourceOptions } from '../utils/resolve-options.js';
 import type { Clock } from '../utils/clock.js';
 import { SingleFlight } from '../utils/single-flight.js';
@@ -151,7 +151,7 @@ export class UserInfoService {
       : parseJsonObject('UserInfo', response.text, endpoint);
     // OIDC Core §5.3.2: the sub in the response MUST match the token's, or it MUST NOT be used.
     if (claims.sub !== sub) throw new UserInfoSubjectMismatchError();
-    return Object.freeze(claims);
+    return deepFreeze(claims);
   }
 
   /** A signed UserInfo response (OIDC Core §5.3.2): issuer's keys, `iss`, and `aud` = the client. */

@@ -16,6 +16,24 @@ export interface PrincipalSnapshot {
 }
 
 /**
+ * Freezes a JSON-like value and everything inside it, in place, and returns it. Cached claims
+ * are shared by every request that presents the same token, so a handler must not be able to
+ * change what the next one sees: writing to them throws a `TypeError` in strict-mode code (ES
+ * modules, TypeScript output) and does nothing elsewhere. Paid once per cached value, never per
+ * hit. Iterative, so a deeply nested document cannot exhaust the stack.
+ */
+export function deepFreeze<T>(value: T): T {
+  const pending: unknown[] = [value];
+  while (pending.length > 0) {
+    const item = pending.pop();
+    if (typeof item !== 'object' || item === null || Object.isFrozen(item)) continue;
+    Object.freeze(item);
+    for (const key of Object.keys(item)) pending.push((item as Record<string, unknown>)[key]);
+  }
+  return value;
+}
+
+/**
  * Whether a snapshot's token has expired at `now` (ms), allowing `toleranceSeconds` of clock
  * skew: the one rule for cached results and for principals handed back to the library.
  */
