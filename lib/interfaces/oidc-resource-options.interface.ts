@@ -80,6 +80,16 @@ export interface CacheOptions {
    * @default 250
    */
   storeTimeout?: number;
+  /**
+   * Key that authenticates entries in the shared stores: each one is written with an
+   * HMAC-SHA-256 over its cache key, deadline and value, and an entry whose MAC is missing or
+   * wrong is ignored (a miss, logged at `warn`). Without it, whoever can write to the store can
+   * plant an accepted principal for any token string. Give every replica the same key: a
+   * string or Buffer of at least 32 bytes (e.g. `randomBytes(32).toString('base64')`), or a
+   * secret `KeyObject`. Costs one HMAC per shared-store read and write, none on a memory hit.
+   * @see RFC 2104
+   */
+  signingKey?: string | Uint8Array | KeyObject;
 }
 
 /** UserInfo settings. */

@@ -7,6 +7,8 @@ import type { SharedCacheStore } from '../interfaces/oidc-resource-options.inter
 import type { ResolvedOidcResourceOptions } from '../utils/resolve-options.js';
 import type { Clock } from '../utils/clock.js';
 import { canonicalTokenForm } from '../utils/canonical-token.js';
+import { entryMac, macMatches } from '../utils/entry-mac.js';
+import { LOG_CONTEXT, RateLimitedWarn } from '../utils/failure-log.js';
 import { deepFreeze } from '../utils/principal.js';
 import { LruMemoryStore } from './lru-memory.store.js';
 
@@ -18,10 +20,14 @@ import { LruMemoryStore } from './lru-memory.store.js';
  */
 export type TokenCacheNamespace = 'token' | 'userinfo';
 
-/** What is stored: the value plus the absolute time after which it must not be used. */
+/**
+ * What is stored: the value plus the absolute time after which it must not be used, and in
+ * shared stores, with `cache.signingKey`, the entry's MAC.
+ */
 interface Envelope<T> {
   until: number;
   value: T;
+  mac?: string;
 }
 
 const LOG_INTERVAL = 30_000;
@@ -71,7 +77,8 @@ function isKeyvInstance(store: SharedCacheStore): boolean {
  */
 @Injectable()
 export class TokenCacheService implements OnModuleDestroy {
-  private readonly logger = new Logger('OidcResource');
+  private readonly logger = new Logger(LOG_CONTEXT);
+  private readonly integrity = new RateLimitedWarn(this.logger);
   private readonly memoryStore: LruMemoryStore;
   private readonly memory: Cache;
   private readonly shared?: Cache;
@@ -173,13 +180,21 @@ export class TokenCacheService implements OnModuleDestroy {
       return undefined;
     }
     if (remote.until <= now) return undefined;
+    const signingKey = this.options.cache.signingKey;
+    if (signingKey && !macMatches(signingKey, key, remote.until, remote.value, remote.mac)) {
+      this.integrity.warn(
+        `Token cache: a shared cache store returned a ${key.split(':')[1]} entry without a valid MAC (cache.signingKey); ignored. Another writer, a replica with another key, or tampering`,
+      );
+      return undefined;
+    }
     if (accept && !accept(remote.value)) {
       this.fault('a shared cache store returned a corrupt entry', undefined);
       return undefined;
     }
     // Frozen once, here, like a value built in this process: every later hit shares it.
-    await this.memory.set(key, deepFreeze(remote), remote.until - now);
-    return remote.value;
+    const entry = deepFreeze({ until: remote.until, value: remote.value });
+    await this.memory.set(key, entry, remote.until - now);
+    return entry.value;
   }
 
   /** Writes an entry to every tier for `ttl` ms (nothing is written when `ttl` <= 0). */
@@ -190,7 +205,12 @@ export class TokenCacheService implements OnModuleDestroy {
     const key = this.stored(logicalKey);
     const envelope: Envelope<T> = Object.freeze({ until: this.clock() + ttl, value });
     await this.memory.set(key, envelope, ttl);
-    if (this.shared) await this.bounded('write', this.shared.set(key, envelope, ttl));
+    if (!this.shared) return;
+    const signingKey = this.options.cache.signingKey;
+    const shared = signingKey
+      ? { ...envelope, mac: entryMac(signingKey, key, envelope.until, value) }
+      : envelope;
+    await this.bounded('write', this.shared.set(key, shared, ttl));
   }
 
   /** Removes one key from every tier. */

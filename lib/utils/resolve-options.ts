@@ -1,4 +1,4 @@
-import { type KeyObject } from 'node:crypto';
+import { createSecretKey, KeyObject } from 'node:crypto';
 import { DEFAULT_ALGORITHMS, DEFAULTS, SUPPORTED_ALGORITHMS } from '../oidc-resource.constants.js';
 import { InvalidConfigurationError } from '../errors/oidc-resource.error.js';
 import type {
@@ -33,6 +33,8 @@ export interface ResolvedOidcResourceOptions {
     max: number;
     stores: readonly SharedCacheStore[];
     storeTimeout: number;
+    /** The MAC key of shared-store entries. */
+    signingKey?: KeyObject;
   };
   userInfo: { ttl: number; endpoint?: string };
   global: boolean;
@@ -243,6 +245,27 @@ function checkStores(value: unknown): readonly SharedCacheStore[] {
   return Object.freeze([...(value as SharedCacheStore[])]);
 }
 
+/** At least 256 bits: the key of an HMAC-SHA-256 should be no shorter than its output. */
+const MIN_SIGNING_KEY_BYTES = 32;
+
+function checkSigningKey(value: unknown): KeyObject | undefined {
+  if (value === undefined) return undefined;
+  const problem = `must be a string or Buffer of at least ${MIN_SIGNING_KEY_BYTES} bytes, or a secret KeyObject`;
+  if (value instanceof KeyObject) {
+    if (value.type !== 'secret' || (value.symmetricKeySize ?? 0) < MIN_SIGNING_KEY_BYTES)
+      fail('cache.signingKey', problem);
+    return value;
+  }
+  const bytes =
+    typeof value === 'string'
+      ? Buffer.from(value, 'utf8')
+      : value instanceof Uint8Array
+        ? Buffer.from(value)
+        : undefined;
+  if (!bytes || bytes.length < MIN_SIGNING_KEY_BYTES) fail('cache.signingKey', problem);
+  return createSecretKey(bytes);
+}
+
 /**
  * Validates the options once, at application start, with messages that name the key.
  * @throws InvalidConfigurationError
@@ -270,7 +293,7 @@ export function resolveOptions(options: OidcResourceModuleOptions): ResolvedOidc
   const cache = options.cache ?? {};
   if (typeof cache !== 'object' || cache === null) fail('cache', 'must be an object');
   for (const key of Object.keys(cache)) {
-    if (!['ttl', 'negativeTtl', 'max', 'stores', 'storeTimeout'].includes(key))
+    if (!['ttl', 'negativeTtl', 'max', 'stores', 'storeTimeout', 'signingKey'].includes(key))
       fail(`cache.${key}`, 'is not a known option');
   }
   const userInfo = options.userInfo ?? {};
@@ -322,6 +345,7 @@ export function resolveOptions(options: OidcResourceModuleOptions): ResolvedOidc
         DEFAULTS.cacheStoreTimeout,
         1,
       ),
+      ...(cache.signingKey !== undefined ? { signingKey: checkSigningKey(cache.signingKey) } : {}),
     },
     userInfo: {
       ttl: checkNumber('userInfo.ttl', userInfo.ttl, DEFAULTS.userInfoTtl, 0),

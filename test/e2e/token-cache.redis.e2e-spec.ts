@@ -478,6 +478,115 @@ if (!redisAvailable) {
       expect(await outcome(b.tokens.validate(token))).toBe('token_inactive');
     });
 
+    describe('cache.signingKey: entries are MACed and checked on read', () => {
+      const KEY = randomBytes(32);
+      const signed = (logger?: LoggerService, signingKey: Buffer | string = KEY) =>
+        instance({ stores: [bareAdapter()], signingKey }, logger);
+      type Stored = { value: { until: number; value: unknown; mac?: unknown } };
+      const read = async (key: string): Promise<Stored> =>
+        JSON.parse((await raw.get(key))!) as Stored;
+      const integrityWarnings = (capture: CapturingLogger) =>
+        capture.lines.filter((l) => l.level === 'warn' && /MAC/.test(l.message));
+
+      it('a MACed entry written by one instance is served by another with the same key', async () => {
+        const writer = await signed();
+        const token = await opaqueToken();
+        await writer.tokens.validate(token);
+        const [key] = await keysFor(token);
+        expect((await read(key!)).value.mac).toEqual(expect.stringMatching(/^[\w-]{43}$/));
+        const reader = await signed();
+        as.resetHits();
+        expect((await reader.tokens.validate(token)).clientId).toBe(CLIENTS.ccOpaque.id);
+        expect(introspections()).toBe(0);
+      });
+
+      it.each([
+        ['without a MAC', (entry: Stored) => void delete entry.value.mac],
+        ['with a wrong MAC', (entry: Stored) => void (entry.value.mac = 'A'.repeat(43))],
+        ['with a MAC that is not a string', (entry: Stored) => void (entry.value.mac = 42)],
+        [
+          'whose deadline was moved (the MAC covers it)',
+          (entry: Stored) => void (entry.value.until += 3_600_000),
+        ],
+        [
+          'whose principal was changed (the MAC covers it)',
+          (entry: Stored) => {
+            const outcome = entry.value.value as { principal: { scopes: string[] } };
+            outcome.principal.scopes = ['api:read', 'admin'];
+          },
+        ],
+      ])('a planted entry %s is not served: a miss, logged at warn', async (_what, plant) => {
+        const writer = await signed();
+        const token = await opaqueToken();
+        await writer.tokens.validate(token);
+        const [key] = await keysFor(token);
+        const entry = await read(key!);
+        plant(entry);
+        await raw.set(key!, JSON.stringify(entry), { PX: 60_000 });
+        const capture = new CapturingLogger();
+        const reader = await signed(capture);
+        as.resetHits();
+        const principal = await reader.tokens.validate(token);
+        expect(principal.scopes).toEqual(['api:read']);
+        expect(introspections()).toBe(1);
+        expect(integrityWarnings(capture)).toHaveLength(1);
+        for (const line of capture.lines) expect(line.message).not.toContain(token);
+      });
+
+      it("another token's valid entry, copied under this token's key, is not served (the MAC binds the key)", async () => {
+        const writer = await signed();
+        const admin = await opaqueToken('admin api:write');
+        const reader = await opaqueToken('api:read');
+        await writer.tokens.validate(admin);
+        await writer.tokens.validate(reader);
+        const [adminKey] = await keysFor(admin);
+        const [readerKey] = await keysFor(reader);
+        await raw.set(readerKey!, (await raw.get(adminKey!))!, { PX: 60_000 });
+        const capture = new CapturingLogger();
+        const other = await signed(capture);
+        as.resetHits();
+        expect((await other.tokens.validate(reader)).scopes).toEqual(['api:read']);
+        expect(introspections()).toBe(1);
+        expect(integrityWarnings(capture)).toHaveLength(1);
+      });
+
+      it('entries from a writer without the key, or with another key, are ignored', async () => {
+        for (const writer of [
+          await instance({ stores: [bareAdapter()] }),
+          await signed(undefined, 'another key that is at least 32 bytes long'),
+        ]) {
+          const token = await opaqueToken();
+          await writer.tokens.validate(token);
+          const capture = new CapturingLogger();
+          const reader = await signed(capture);
+          as.resetHits();
+          await reader.tokens.validate(token);
+          expect(introspections()).toBe(1);
+          expect(integrityWarnings(capture)).toHaveLength(1);
+        }
+      });
+
+      it('a planted positive outcome for a made-up token is not served (the attack the key stops)', async () => {
+        const writer = await signed();
+        const real = await opaqueToken('admin');
+        await writer.tokens.validate(real);
+        const [realKey] = await keysFor(real);
+        const forged = `made-up-${randomBytes(8).toString('hex')}`;
+        const forgedKey = realKey!.replace(digest(real), digest(forged));
+        const entry = await read(realKey!);
+        delete entry.value.mac;
+        await raw.set(forgedKey, JSON.stringify(entry), { PX: 60_000 });
+        const unsigned = await instance({ stores: [bareAdapter()] });
+        // Without the key, a store writer can mint a principal for any string (documented risk)…
+        expect((await unsigned.tokens.validate(forged)).scopes).toEqual(['admin']);
+        // …with it, the planted entry is ignored and the made-up token is refused.
+        const reader = await signed(new CapturingLogger());
+        await expect(reader.tokens.validate(forged)).rejects.toMatchObject({
+          code: 'token_inactive',
+        });
+      });
+    });
+
     describe('Redis stopped mid-run', () => {
       let doomed: StoppableRedis;
       let app: INestApplication | undefined;
