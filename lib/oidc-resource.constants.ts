@@ -70,6 +70,12 @@ export const DEFAULTS = Object.freeze({
   jwksMaxAge: 600_000,
   /** Minimum delay between two JWKS fetches triggered by an unknown `kid`. */
   jwksCooldown: 30_000,
+  /**
+   * After a failed first discovery or JWKS fetch, requests fail fast (503, `Retry-After`) for
+   * this long plus up to `failureCooldownJitter` ms, rather than each asking again.
+   */
+  failureCooldown: 1_000,
+  failureCooldownJitter: 1_000,
   /** Largest response body read from the authorization server. */
   maxResponseBytes: 1_048_576,
 });

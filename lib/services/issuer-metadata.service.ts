@@ -5,6 +5,8 @@ import {
   OIDC_RESOURCE_RESOLVED_OPTIONS,
 } from '../oidc-resource.constants.js';
 import { IssuerUnavailableError, OidcResourceError } from '../errors/oidc-resource.error.js';
+import { FailureCooldown } from '../utils/failure-cooldown.js';
+import { LOG_CONTEXT } from '../utils/failure-log.js';
 import { httpCall, parseJsonObject } from '../utils/http.js';
 import { checkUrl, type ResolvedOidcResourceOptions } from '../utils/resolve-options.js';
 import { SingleFlight } from '../utils/single-flight.js';
@@ -61,30 +63,44 @@ function issuerMismatch(configured: string, found: unknown): string {
  */
 @Injectable()
 export class IssuerMetadataService {
-  private readonly logger = new Logger('OidcResource');
+  private readonly logger = new Logger(LOG_CONTEXT);
   private readonly flight = new SingleFlight<IssuerMetadata>();
+  private readonly cooldown: FailureCooldown;
   private cached?: { metadata: IssuerMetadata; fetchedAt: number };
   private nextRefreshAttempt = 0;
 
   constructor(
     @Inject(OIDC_RESOURCE_RESOLVED_OPTIONS) private readonly options: ResolvedOidcResourceOptions,
     @Inject(OIDC_RESOURCE_CLOCK) private readonly clock: Clock,
-  ) {}
+  ) {
+    this.cooldown = new FailureCooldown(
+      clock,
+      DEFAULTS.failureCooldown,
+      DEFAULTS.failureCooldownJitter,
+    );
+  }
 
-  /** The metadata document, fetched on first use and refreshed hourly. */
+  /**
+   * The metadata document, fetched on first use and refreshed hourly. While no document is
+   * known, a failed discovery is answered again, at once, for a second or two (with jitter)
+   * rather than retried by every request.
+   */
   async getMetadata(): Promise<IssuerMetadata> {
     const now = this.clock();
     const cached = this.cached;
     if (cached && now - cached.fetchedAt < DEFAULTS.metadataMaxAge) return cached.metadata;
-    if (!cached) return this.flight.run('metadata', () => this.discover());
+    if (!cached) {
+      this.cooldown.check(this.discoveryUrl);
+      return this.flight.run('metadata', () => this.discoverRecorded());
+    }
     if (now < this.nextRefreshAttempt) return cached.metadata;
     try {
-      return await this.flight.run('metadata', () => this.discover());
+      return await this.flight.run('metadata', () => this.discoverRecorded());
     } catch (error) {
       if (!(error instanceof IssuerUnavailableError)) throw error;
       this.nextRefreshAttempt = now + FAILURE_RETRY_DELAY;
       this.logger.warn(
-        `Refreshing the issuer metadata failed; keeping the previous document: ${error.message}`,
+        `Refreshing the issuer metadata failed; keeping the previous document: ${error.message} [${error.url ?? this.discoveryUrl}]`,
       );
       return cached.metadata;
     }
@@ -133,6 +149,16 @@ export class IssuerMetadataService {
   /** Where discovery looks first (OIDC Discovery §4). */
   get discoveryUrl(): string {
     return `${this.options.issuer.replace(/\/+$/, '')}/.well-known/openid-configuration`;
+  }
+
+  private async discoverRecorded(): Promise<IssuerMetadata> {
+    try {
+      const metadata = await this.discover();
+      this.cooldown.succeeded(this.discoveryUrl);
+      return metadata;
+    } catch (error) {
+      throw this.cooldown.failed(this.discoveryUrl, error);
+    }
   }
 
   private async discover(): Promise<IssuerMetadata> {

@@ -7,6 +7,8 @@ import {
   OIDC_RESOURCE_RESOLVED_OPTIONS,
 } from '../oidc-resource.constants.js';
 import { InvalidTokenError, IssuerUnavailableError } from '../errors/oidc-resource.error.js';
+import { FailureCooldown } from '../utils/failure-cooldown.js';
+import { LOG_CONTEXT } from '../utils/failure-log.js';
 import { httpCall, parseJsonObject } from '../utils/http.js';
 import type { ResolvedOidcResourceOptions } from '../utils/resolve-options.js';
 import type { Clock } from '../utils/clock.js';
@@ -88,20 +90,28 @@ function usable(value: unknown): value is JWK {
  */
 @Injectable()
 export class JwksService {
-  private readonly logger = new Logger('OidcResource');
+  private readonly logger = new Logger(LOG_CONTEXT);
   private readonly flight = new SingleFlight<KeySet>();
+  private readonly cooldown: FailureCooldown;
   /** Imported keys by JWK object and algorithm; a new key set brings new JWK objects. */
   private readonly imported = new WeakMap<JWK, Map<string, VerificationKey>>();
   private keySet?: KeySet;
   private lastUnknownKidFetch = Number.NEGATIVE_INFINITY;
-  private lastFetchFailed = false;
+  /** The last fetch's failure, until a fetch succeeds. */
+  private lastFailure?: IssuerUnavailableError;
   private nextRefreshAttempt = 0;
 
   constructor(
     @Inject(OIDC_RESOURCE_RESOLVED_OPTIONS) private readonly options: ResolvedOidcResourceOptions,
     @Inject(OIDC_RESOURCE_CLOCK) private readonly clock: Clock,
     private readonly metadata: IssuerMetadataService,
-  ) {}
+  ) {
+    this.cooldown = new FailureCooldown(
+      clock,
+      DEFAULTS.failureCooldown,
+      DEFAULTS.failureCooldownJitter,
+    );
+  }
 
   /** Resolves the verification key for a JWS header. */
   async getKey(header: KeyHint): Promise<VerificationKey> {
@@ -122,11 +132,15 @@ export class JwksService {
         this.lastUnknownKidFetch = now;
         set = await this.flight.run(set.uri, () => this.fetch(set.uri));
         jwk = this.select(set, alg, kid);
-      } else if (this.lastFetchFailed) {
-        throw new IssuerUnavailableError(
-          'The JWKS could not be fetched, so a token signed with an unknown key cannot be checked',
-          { url: set.uri },
-        );
+      } else if (this.lastFailure) {
+        // A key this API has not seen may be a new one: while the JWKS cannot be fetched that
+        // is not known, so the answer is the fetch's failure (same message: one log line).
+        const left = this.lastUnknownKidFetch + DEFAULTS.jwksCooldown - now;
+        throw new IssuerUnavailableError(this.lastFailure.message, {
+          cause: this.lastFailure,
+          url: set.uri,
+          retryAfter: left / 1000,
+        });
       }
     }
     if (!jwk)
@@ -139,7 +153,11 @@ export class JwksService {
   private async current(): Promise<KeySet> {
     const uri = await this.metadata.getJwksUri();
     const set = this.keySet;
-    if (!set || set.uri !== uri) return this.flight.run(uri, () => this.fetch(uri));
+    if (!set || set.uri !== uri) {
+      // No keys yet: after a failure, answer it again for a second or two instead of refetching.
+      this.cooldown.check(uri);
+      return this.flight.run(uri, () => this.fetch(uri));
+    }
     const now = this.clock();
     if (now - set.fetchedAt < DEFAULTS.jwksMaxAge || now < this.nextRefreshAttempt) return set;
     try {
@@ -148,7 +166,7 @@ export class JwksService {
       if (!(error instanceof IssuerUnavailableError)) throw error;
       this.nextRefreshAttempt = now + DEFAULTS.jwksCooldown;
       this.logger.warn(
-        `Refreshing the JWKS failed; keeping the keys already known: ${error.message}`,
+        `Refreshing the JWKS failed; keeping the keys already known: ${error.message} [${uri}]`,
       );
       return set;
     }
@@ -216,12 +234,13 @@ export class JwksService {
         });
       const set: KeySet = { uri, keys, fetchedAt: this.clock() };
       this.keySet = set;
-      this.lastFetchFailed = false;
+      this.lastFailure = undefined;
+      this.cooldown.succeeded(uri);
       this.nextRefreshAttempt = 0;
       return set;
     } catch (error) {
-      this.lastFetchFailed = true;
-      throw error;
+      if (error instanceof IssuerUnavailableError) this.lastFailure = error;
+      throw this.cooldown.failed(uri, error);
     }
   }
 }

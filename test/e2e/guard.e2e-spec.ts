@@ -400,15 +400,21 @@ describe.each(ADAPTERS)('guard, issuer unavailable (%s)', (adapter) => {
   let as: AuthorizationServer;
   let app: INestApplication;
   let url: string;
+  /** The library's clock: moved past the 1–2 s failure cooldown once the AS is back. */
+  let offset = 0;
 
   beforeAll(async () => {
     as = await startAuthorizationServer();
-    ({ app, url } = await startTestApp(adapter, {
-      issuer: as.issuer,
-      audience: API,
-      realm: 'api',
-      introspection: { clientId: RS_CLIENT.id, clientSecret: RS_CLIENT.secret },
-    }));
+    ({ app, url } = await startTestApp(
+      adapter,
+      {
+        issuer: as.issuer,
+        audience: API,
+        realm: 'api',
+        introspection: { clientId: RS_CLIENT.id, clientSecret: RS_CLIENT.secret },
+      },
+      { clock: () => Date.now() + offset },
+    ));
   });
   afterAll(async () => {
     await app?.close();
@@ -437,6 +443,7 @@ describe.each(ADAPTERS)('guard, issuer unavailable (%s)', (adapter) => {
     } finally {
       await as.start();
     }
+    offset += 2_000; // past the failure cooldown, during which discovery is not retried
     for (const token of [jwt, opaque]) {
       const res = await call(`${url}/api/read`, token);
       expect(res.status).toBe(200);

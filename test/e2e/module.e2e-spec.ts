@@ -345,6 +345,7 @@ describe.each(ADAPTERS)('module (%s)', (adapter) => {
       const down = await startAuthorizationServer();
       const token = await down.clientCredentials({ clientId: 'cc-jwt', scope: 'api:read' });
       await down.stop();
+      let offset = 0;
       try {
         await withApp(
           adapter,
@@ -355,12 +356,14 @@ describe.each(ADAPTERS)('module (%s)', (adapter) => {
             expect(unavailable.status).toBe(503);
             expect(unavailable.challenge).toBeNull();
             await down.start();
+            offset += 2_000; // past the failure cooldown (1–2 s), during which discovery is not retried
             expect(await get(`${url}/api/read`, token)).toEqual({
               status: 200,
               challenge: null,
               json: { sub: 'cc-jwt' },
             });
           },
+          { clock: () => Date.now() + offset },
         );
       } finally {
         await down.close();

@@ -17,6 +17,7 @@ import KeyvRedis from '@keyv/redis';
 import { Keyv } from 'keyv';
 import {
   OidcResourceError,
+  OIDC_RESOURCE_CLOCK,
   OidcResourceModule,
   TokenCacheService,
   TokenValidationService,
@@ -116,11 +117,13 @@ describe('token cache (fixture, no Redis)', () => {
     cache: CacheOptions = {},
     extra: Partial<OidcResourceModuleOptions> = {},
     logger?: LoggerService,
+    clock?: () => number,
   ): Promise<Instance> {
     const builder = Test.createTestingModule({
       imports: [OidcResourceModule.forRoot(moduleOptions(cache, extra))],
     });
     if (logger) builder.setLogger(logger);
+    if (clock) builder.overrideProvider(OIDC_RESOURCE_CLOCK).useValue(clock);
     const moduleRef = await builder.compile();
     await moduleRef.init();
     let closed = false;
@@ -306,8 +309,10 @@ describe('token cache (fixture, no Redis)', () => {
   });
 
   it('issuer_unavailable is never cached: AS down then up → the same token succeeds (opaque, and JWT on a cold instance)', async () => {
+    let offset = 0;
+    const clock = () => Date.now() + offset;
     const warm = await instance();
-    const cold = await instance();
+    const cold = await instance({}, {}, undefined, clock);
     // Warm one instance's discovery so the failure below is the introspection call itself.
     expect(await outcome(warm.tokens.validate(await opaqueToken()))).toBe('ok');
     const opaque = await opaqueToken();
@@ -324,6 +329,7 @@ describe('token cache (fixture, no Redis)', () => {
     } finally {
       await as.start();
     }
+    offset += 2_000; // past the cold instance's failure cooldown (1–2 s) after its failed discovery
     as.resetHits();
     expect(await outcome(warm.tokens.validate(opaque))).toBe('ok');
     expect(await outcome(cold.tokens.validate(jwt))).toBe('ok');

@@ -244,9 +244,10 @@ describe('discovery', () => {
   it('is lazy: the module builds while the AS is down; the failure is not cached', async () => {
     const token = await as.clientCredentials({ clientId: CLIENTS.ccJwt.id });
     await as.stop();
+    const clock = movableClock();
     let service: TokenValidationService;
     try {
-      service = await build();
+      service = await build({}, clock);
       const error = await expectCode(service, token, 'issuer_unavailable');
       expect(error.status).toBe(503);
       // Still down: a second try fails the same way (and does not turn into invalid_token).
@@ -254,6 +255,7 @@ describe('discovery', () => {
     } finally {
       await as.start();
     }
+    clock.advance(2_000); // past the failure cooldown (1–2 s), during which discovery is not retried
     as.resetHits();
     await expect(service.validate(token)).resolves.toMatchObject({
       clientId: 'cc-jwt',
