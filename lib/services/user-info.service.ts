@@ -61,7 +61,8 @@ export class UserInfoService {
    *
    * @throws OidcResourceError — `userinfo_not_permitted` (403, `scope="openid"`) when UserInfo
    *   refuses a token this API accepted; `userinfo_subject_mismatch` (502) when it answers for
-   *   another `sub`; `userinfo_failed` (502) when it answers another 4xx (400, 404…);
+   *   another `sub`; `userinfo_failed` (502) when it answers another 4xx (400, 404…), or a
+   *   signed answer for a token that names no client (its `aud` cannot be checked);
    *   `issuer_unavailable` (503) when it is down, answers 5xx, or answers junk;
    *   `userinfo_not_permitted` too when the token has no `sub` (UserInfo needs a user-bound token).
    */
@@ -146,7 +147,16 @@ export class UserInfoService {
         },
       );
     }
-    const claims = response.contentType.startsWith('application/jwt')
+    const signed = response.contentType.startsWith('application/jwt');
+    if (signed && !clientId) {
+      // OIDC Core §5.3.2: a signed answer's aud is the client it was issued to. With no client
+      // named by the token, any aud would pass, so the answer could have been meant for anyone.
+      throw new UserInfoFailedError(
+        'UserInfo: the answer is signed, but the access token names no client (client_id or azp) to check its aud against',
+        { url: endpoint },
+      );
+    }
+    const claims = signed
       ? await this.verifySigned(response.text.trim(), clientId, endpoint)
       : parseJsonObject('UserInfo', response.text, endpoint);
     // OIDC Core §5.3.2: the sub in the response MUST match the token's, or it MUST NOT be used.

@@ -32,6 +32,7 @@ import {
 import {
   ALICE_CLAIMS,
   API,
+  CLIENTS,
   RS_CLIENT,
   generateSigningKeys,
   startAuthorizationServer,
@@ -156,7 +157,7 @@ afterAll(async () => {
 });
 
 const userToken = async (
-  o: { scope?: string; expiresIn?: number; accountId?: string } = {},
+  o: { scope?: string; expiresIn?: number; accountId?: string; clientId?: string } = {},
 ): Promise<string> =>
   remember(
     await as.mintAccessToken({
@@ -214,6 +215,19 @@ describe('UserInfoService against oidc-provider', () => {
     // OIDC Core §5.3.1: GET with the token in the Authorization header (Bearer).
     const call = as.seen.filter((r) => r.path === '/me').at(-1);
     expect(call).toMatchObject({ method: 'GET', auth: 'Bearer', query: '' });
+  });
+
+  it("verifies oidc-provider's own signed answer (application/jwt): issuer key, iss, aud = the client", async () => {
+    const token = await userToken({ clientId: CLIENTS.webAppSigned.id, scope: 'openid email' });
+    const direct = await as.userinfo(token);
+    expect(direct.headers.get('content-type')).toMatch(/^application\/jwt/);
+    const claims = await userInfo.getUserInfo(token);
+    expect(claims).toMatchObject({
+      sub: 'alice',
+      email: ALICE_CLAIMS.email,
+      iss: as.issuer,
+      aud: CLIENTS.webAppSigned.id,
+    });
   });
 
   it('only returns the claims the token scopes allow (the AS filters, the service passes them through)', async () => {
@@ -723,14 +737,32 @@ describe('UserInfoService against a misbehaving issuer (fault server)', () => {
     expect(error.status).toBe(503);
   });
 
-  it('requires aud in a signed answer even when the token names no client (OIDC Core §5.3.2: aud MUST be present)', async () => {
-    fs.route('/token/introspection', faults.json(introspectionAnswer({ client_id: undefined })));
-    serveUserInfo(jwtResponse(signedUserInfo({ aud: undefined })));
-    const error = await rejection(() => userInfo.getUserInfo(faultToken()));
-    expect(error.code).toBe('issuer_unavailable');
-    // the same answer with an aud is accepted: the refusal above is about the missing aud
+  it.each([
+    ['the client the answer names', {}],
+    ['another client', { aud: 'another-client' }],
+    ['no aud', { aud: undefined }],
+  ])(
+    'refuses a signed answer (aud: %s) when the token names no client: its aud cannot be checked',
+    async (_what, claims) => {
+      fs.route('/token/introspection', faults.json(introspectionAnswer({ client_id: undefined })));
+      serveUserInfo(jwtResponse(signedUserInfo(claims)));
+      const error = await rejection(() => userInfo.getUserInfo(faultToken()));
+      expect(error).toMatchObject({ code: 'userinfo_failed', status: 502 });
+      expect(error.message).toMatch(/client_id|azp/);
+    },
+  );
+
+  it('checks a signed answer against azp when the token has no client_id', async () => {
+    fs.route(
+      '/token/introspection',
+      faults.json(introspectionAnswer({ client_id: undefined, azp: CLIENT_ID })),
+    );
     serveUserInfo(jwtResponse(signedUserInfo({})));
     await expect(userInfo.getUserInfo(faultToken())).resolves.toMatchObject({ sub: 'alice' });
+    serveUserInfo(jwtResponse(signedUserInfo({ aud: 'another-client' })));
+    await expect(rejection(() => userInfo.getUserInfo(faultToken()))).resolves.toMatchObject({
+      status: 503,
+    });
   });
 
   it('refuses a correctly signed answer for another subject', async () => {
