@@ -147,18 +147,20 @@ export class UserInfoService {
         },
       );
     }
-    const signed = response.contentType.startsWith('application/jwt');
-    if (signed && !clientId) {
-      // OIDC Core §5.3.2: a signed answer's aud is the client it was issued to. With no client
-      // named by the token, any aud would pass, so the answer could have been meant for anyone.
-      throw new UserInfoFailedError(
-        'UserInfo: the answer is signed, but the access token names no client (client_id or azp) to check its aud against',
-        { url: endpoint },
-      );
+    let claims: Record<string, unknown>;
+    if (response.contentType.startsWith('application/jwt')) {
+      if (!clientId) {
+        // OIDC Core §5.3.2: a signed answer's aud is the client it was issued to. With no
+        // client named by the token any aud would pass, so it could be meant for anyone.
+        throw new UserInfoFailedError(
+          'UserInfo: the answer is signed, but the access token names no client (client_id or azp) to check its aud against',
+          { url: endpoint },
+        );
+      }
+      claims = await this.verifySigned(response.text.trim(), clientId, endpoint);
+    } else {
+      claims = parseJsonObject('UserInfo', response.text, endpoint);
     }
-    const claims = signed
-      ? await this.verifySigned(response.text.trim(), clientId, endpoint)
-      : parseJsonObject('UserInfo', response.text, endpoint);
     // OIDC Core §5.3.2: the sub in the response MUST match the token's, or it MUST NOT be used.
     if (claims.sub !== sub) throw new UserInfoSubjectMismatchError();
     return deepFreeze(claims);
@@ -167,7 +169,7 @@ export class UserInfoService {
   /** A signed UserInfo response (OIDC Core §5.3.2): issuer's keys, `iss`, and `aud` = the client. */
   private async verifySigned(
     jwt: string,
-    clientId: string | undefined,
+    clientId: string,
     url: string,
   ): Promise<Record<string, unknown>> {
     try {
@@ -175,7 +177,7 @@ export class UserInfoService {
         issuer: this.options.issuer,
         // §5.3.2: iss and aud MUST be present; aud MUST include the client the token was issued to.
         requiredClaims: ['iss', 'aud'],
-        ...(clientId ? { audience: clientId } : {}),
+        audience: clientId,
         algorithms: this.options.algorithms,
         clockTolerance: this.options.clockTolerance,
         now: this.clock(),
