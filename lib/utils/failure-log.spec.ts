@@ -1,6 +1,7 @@
 import { jest } from '@jest/globals';
 import { Logger } from '@nestjs/common';
 import {
+  InvalidRequestError,
   IssuerUnavailableError,
   InvalidTokenError,
   TokenMissingError,
@@ -65,7 +66,11 @@ describe('AnswerLog', () => {
         }),
         503,
       );
-      log.answered(new InvalidTokenError('The access token expired'), 401);
+      log.answered(
+        new InvalidTokenError('The access token is for another API', { reason: 'aud_mismatch' }),
+        401,
+      );
+      log.answered(new InvalidRequestError('bad'), 400);
       log.answered(new TokenMissingError(), 401);
       log.answered(new IssuerUnavailableError('Discovery: down'), 503, true);
       expect(warn.mock.calls.map(([m]) => m)).toEqual([
@@ -73,7 +78,8 @@ describe('AnswerLog', () => {
         'A token on a public route could not be checked (issuer_unavailable): Discovery: down',
       ]);
       expect(debug.mock.calls.map(([m]) => m)).toEqual([
-        'Refused with 401 (invalid_token): The access token expired',
+        'Refused with 401 (invalid_token, aud_mismatch): The access token is for another API',
+        'Refused with 400 (invalid_request): bad',
       ]);
     } finally {
       warn.mockRestore();

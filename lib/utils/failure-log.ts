@@ -70,9 +70,10 @@ export class AnswerLog {
           ` (${error.code}): ${error.message}${typeof url === 'string' ? ` [${url}]` : ''}`,
       );
     } else if (error.code !== 'token_missing') {
+      const why = error.reason === undefined ? error.code : `${error.code}, ${error.reason}`;
       this.logger.debug(
         logSafe(
-          `${publicRoute ? 'Ignored the token of a request to a public route' : `Refused with ${status}`} (${error.code}): ${error.message}`,
+          `${publicRoute ? 'Ignored the token of a request to a public route' : `Refused with ${status}`} (${why}): ${error.message}`,
         ),
       );
     }

@@ -304,8 +304,10 @@ describe.each(ADAPTERS)('logs (%s)', (adapter) => {
     expect((await get(`${url}/api/read`)).status).toBe(401);
     const debug = capture.ours('debug').map((l) => l.message);
     expect(debug).toEqual([
-      'Refused with 401 (invalid_token): The access token signature is invalid',
-      expect.stringMatching(/^Refused with 401 \((token_inactive|invalid_token)\): /),
+      'Refused with 401 (invalid_token, signature_invalid): The access token signature is invalid',
+      expect.stringMatching(
+        /^Refused with 401 \((token_inactive, inactive|invalid_token, \w+)\): /,
+      ),
       expect.stringMatching(/^Refused with 403 \(insufficient_scope\): /),
     ]);
     expect(capture.ours('warn')).toEqual([]);
