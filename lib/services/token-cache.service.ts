@@ -1,4 +1,4 @@
-import { createHash, hash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
 import { createCache, type Cache } from 'cache-manager';
 import { Keyv } from 'keyv';
@@ -10,6 +10,7 @@ import { canonicalTokenForm } from '../utils/canonical-token.js';
 import { entryMac, macMatches } from '../utils/entry-mac.js';
 import { LOG_CONTEXT, RateLimitedWarn } from '../utils/failure-log.js';
 import { deepFreeze } from '../utils/principal.js';
+import { settingsFingerprint } from '../utils/settings-fingerprint.js';
 import { LruMemoryStore } from './lru-memory.store.js';
 
 /**
@@ -31,31 +32,6 @@ interface Envelope<T> {
 }
 
 const LOG_INTERVAL = 30_000;
-
-/** What decides a token's outcome; entries written under other settings must not be reused. */
-function settingsFingerprint(options: ResolvedOidcResourceOptions): string {
-  const introspection = options.introspection;
-  const settings = {
-    // 2: refusals carry a reason, and ID tokens are refused in more shapes.
-    v: 2,
-    issuer: options.issuer,
-    audiences: options.audiences === false ? false : [...options.audiences].sort(),
-    tokenFormat: options.tokenFormat,
-    algorithms: [...options.algorithms].sort(),
-    jwksUri: options.jwksUri ?? null,
-    clockTolerance: options.clockTolerance,
-    requireJwtAccessTokenType: options.requireJwtAccessTokenType,
-    introspection: introspection
-      ? {
-          clientId: introspection.clientId,
-          authMethod: introspection.authMethod,
-          endpoint: introspection.endpoint ?? null,
-          allowUntypedResponses: introspection.allowUntypedResponses,
-        }
-      : null,
-  };
-  return createHash('sha256').update(JSON.stringify(settings)).digest('base64url').slice(0, 16);
-}
 
 function isKeyvInstance(store: SharedCacheStore): boolean {
   const candidate = store as unknown as { getRaw?: unknown; hooks?: unknown };

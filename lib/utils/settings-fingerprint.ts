@@ -1,0 +1,27 @@
+import { createHash } from 'node:crypto';
+import type { ResolvedOidcResourceOptions } from './resolve-options.js';
+
+/** What decides a token's outcome; entries written under other settings must not be reused. */
+export function settingsFingerprint(options: ResolvedOidcResourceOptions): string {
+  const introspection = options.introspection;
+  const settings = {
+    // 2: refusals carry a reason, and ID tokens are refused in more shapes.
+    v: 2,
+    issuer: options.issuer,
+    audiences: options.audiences === false ? false : [...options.audiences].sort(),
+    tokenFormat: options.tokenFormat,
+    algorithms: [...options.algorithms].sort(),
+    jwksUri: options.jwksUri ?? null,
+    clockTolerance: options.clockTolerance,
+    requireJwtAccessTokenType: options.requireJwtAccessTokenType,
+    introspection: introspection
+      ? {
+          clientId: introspection.clientId,
+          authMethod: introspection.authMethod,
+          endpoint: introspection.endpoint ?? null,
+          allowUntypedResponses: introspection.allowUntypedResponses,
+        }
+      : null,
+  };
+  return createHash('sha256').update(JSON.stringify(settings)).digest('base64url').slice(0, 16);
+}
