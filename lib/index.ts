@@ -7,8 +7,28 @@ export {
   PUBLIC_METADATA_KEY,
   SCOPES_METADATA_KEY,
   ANY_SCOPE_METADATA_KEY,
+  ROLES_METADATA_KEY,
+  ANY_ROLE_METADATA_KEY,
+  POLICIES_METADATA_KEY,
 } from './oidc-resource.constants.js';
-export { AnyScope, CurrentUser, Public, Scopes } from './decorators/index.js';
+export {
+  AnyRole,
+  AnyScope,
+  Authorize,
+  CurrentUser,
+  Public,
+  Roles,
+  Scopes,
+} from './decorators/index.js';
+export {
+  claimEquals,
+  claimIncludes,
+  type OidcPolicy,
+  type OidcPolicyFunction,
+  type Policy,
+} from './authorization/policies.js';
+export type { ClaimPath } from './authorization/claim-path.js';
+export { PolicyFailedError, PolicyNotRegisteredError } from './authorization/route-access.js';
 export { OidcAuthGuard } from './guards/oidc-auth.guard.js';
 export { OidcResourceExceptionFilter } from './guards/oidc-resource-exception.filter.js';
 export { TokenValidationService } from './services/token-validation.service.js';
@@ -23,6 +43,7 @@ export {
   TokenExpiredError,
   TokenInactiveError,
   InsufficientScopeError,
+  AccessDeniedError,
   UserInfoNotPermittedError,
   UserInfoSubjectMismatchError,
   UserInfoFailedError,

@@ -33,6 +33,9 @@ export const TOKEN_VALIDATOR = Symbol.for('nestjs-oidc-resource:validator');
 export const PUBLIC_METADATA_KEY = 'oidc-resource:public';
 export const SCOPES_METADATA_KEY = 'oidc-resource:scopes';
 export const ANY_SCOPE_METADATA_KEY = 'oidc-resource:any-scope';
+export const ROLES_METADATA_KEY = 'oidc-resource:roles';
+export const ANY_ROLE_METADATA_KEY = 'oidc-resource:any-role';
+export const POLICIES_METADATA_KEY = 'oidc-resource:policies';
 
 export const DEFAULT_ALGORITHMS = Object.freeze(['RS256', 'PS256', 'ES256', 'EdDSA'] as const);
 

@@ -8,6 +8,7 @@ export type OidcResourceErrorCode =
   | 'token_expired'
   | 'token_inactive'
   | 'insufficient_scope'
+  | 'access_denied'
   | 'userinfo_not_permitted'
   | 'userinfo_subject_mismatch'
   | 'userinfo_failed'
@@ -106,6 +107,7 @@ export const OIDC_ERROR_STATUS: Readonly<Record<OidcResourceErrorCode, number>> 
   token_expired: 401,
   token_inactive: 401,
   insufficient_scope: 403,
+  access_denied: 403,
   userinfo_not_permitted: 403,
   userinfo_subject_mismatch: 502,
   userinfo_failed: 502,
@@ -207,6 +209,20 @@ export class InsufficientScopeError extends OidcResourceError {
   constructor(requiredScopes: readonly string[], message?: string) {
     super('insufficient_scope', message ?? `The access token lacks a required scope`);
     this.requiredScopes = requiredScopes;
+  }
+}
+
+/**
+ * The token is valid but the caller lacks a required role, or a policy refused (403). Answered
+ * with `error="insufficient_scope"` and no `scope` parameter: no scope would help.
+ */
+export class AccessDeniedError extends OidcResourceError {
+  /** The roles that were required and missing (empty when a policy refused). */
+  readonly missingRoles: readonly string[];
+
+  constructor(message = 'Access denied', missingRoles: readonly string[] = []) {
+    super('access_denied', message);
+    this.missingRoles = missingRoles;
   }
 }
 

@@ -116,6 +116,10 @@ export function toHttpError(error: OidcResourceError, realm: string): OidcHttpEr
       );
       break;
     }
+    case 'access_denied':
+      // RFC 6750 §3.1: the request needs higher privileges; no scope would grant them.
+      headers['WWW-Authenticate'] = bearerChallenge(realm, 'insufficient_scope', error.message);
+      break;
     case 'issuer_unavailable': {
       const retryAfter = (error as { retryAfter?: number }).retryAfter;
       if (retryAfter !== undefined)

@@ -6,7 +6,7 @@ import {
   type CanActivate,
   type ExecutionContext,
 } from '@nestjs/common';
-import { Reflector } from '@nestjs/core';
+import { ModuleRef, Reflector } from '@nestjs/core';
 import { AuthGuard } from '@nestjs/passport';
 import type { IncomingMessage } from 'node:http';
 import {
@@ -28,11 +28,21 @@ import { TokenValidationService } from '../services/token-validation.service.js'
 import { answerLogFor } from '../utils/failure-log.js';
 import type { ResolvedOidcResourceOptions } from '../utils/resolve-options.js';
 import { extractToken } from './extract-token.js';
+import {
+  checkPolicies,
+  checkRoles,
+  PolicyResolver,
+  readRouteAccess,
+  type RouteAccess,
+} from '../authorization/route-access.js';
+import type { Policy } from '../authorization/policies.js';
 
 interface RouteRequirements {
   isPublic: boolean;
   scopes?: readonly string[];
   anyScope?: readonly string[];
+  /** `@Roles()`, `@AnyRole()`, `@Authorize()`; absent on most routes, which then skip that work. */
+  access?: RouteAccess;
 }
 
 interface GuardRequest {
@@ -74,17 +84,22 @@ export function setResponseHeader(response: unknown, name: string, value: string
  * with `global: false`. Built on `@nestjs/passport` with the passport-http-bearer strategy.
  *
  * Per request: read the route's requirements (memoised per handler), extract the token
- * (RFC 6750 §2), validate it (cache → JWT or introspection), check scopes, and answer failures
+ * (RFC 6750 §2), validate it (cache → JWT or introspection), check scopes, then roles, then
+ * policies, and answer failures
  * with RFC 6750 status codes and `WWW-Authenticate` challenges.
  *
  * Non-HTTP contexts: `rpc` (microservice messages) pass through untouched, since a bearer
  * token is an HTTP credential; `ws` and `graphql` are refused unless `@Public()` (fail closed).
  *
- * Subclass it to change behaviour; `getRequirements()` and `checkScopes()` are the hooks.
+ * Subclass it to change behaviour; `getRequirements()`, `checkScopes()`, `checkRoles()` and
+ * `checkPolicies()` are the hooks.
  */
 @Injectable()
 export class OidcAuthGuard extends AuthGuard(OIDC_BEARER_STRATEGY) implements CanActivate {
   private readonly requirements = new WeakMap<object, WeakMap<object, RouteRequirements>>();
+  // A property, not a constructor parameter, so that subclasses' constructors need no change.
+  @Inject(ModuleRef) private readonly moduleRef?: ModuleRef;
+  private policyResolver?: PolicyResolver;
 
   constructor(
     protected readonly reflector: Reflector,
@@ -145,6 +160,12 @@ export class OidcAuthGuard extends AuthGuard(OIDC_BEARER_STRATEGY) implements Ca
       await super.canActivate(context);
       const principal = view.user!;
       this.checkScopes(principal, route);
+      if (route.access) {
+        this.checkRoles(principal, route.access);
+        // Only policies may need an await; a roles-only route stays synchronous.
+        if (route.access.policies)
+          await this.checkPolicies(principal, route.access.policies, context);
+      }
       request.user = principal;
       if (extraction.fromQuery) setResponseHeader(response, 'Cache-Control', 'private'); // RFC 6750 §2.3
       return true;
@@ -189,6 +210,7 @@ export class OidcAuthGuard extends AuthGuard(OIDC_BEARER_STRATEGY) implements Ca
         ANY_SCOPE_METADATA_KEY,
         targets,
       ),
+      access: readRouteAccess(this.reflector, targets),
     };
     if (!byClass) this.requirements.set(handler, (byClass = new WeakMap()));
     byClass.set(controller, found);
@@ -204,6 +226,24 @@ export class OidcAuthGuard extends AuthGuard(OIDC_BEARER_STRATEGY) implements Ca
     if (route.anyScope && !route.anyScope.some((s) => granted.includes(s))) {
       throw new InsufficientScopeError(route.anyScope);
     }
+  }
+
+  /** Throws `AccessDeniedError` (403 `access_denied`) unless the principal has the route's roles. */
+  protected checkRoles(principal: AuthenticatedPrincipal, access: RouteAccess): void {
+    checkRoles(principal, access);
+  }
+
+  /**
+   * Runs `@Authorize()` policies in order; the first that does not answer `true` gives 403
+   * `access_denied`. A policy throwing anything but an `OidcResourceError` gives 500.
+   */
+  protected checkPolicies(
+    principal: AuthenticatedPrincipal,
+    policies: readonly Policy[],
+    context: ExecutionContext,
+  ): Promise<void> {
+    this.policyResolver ??= new PolicyResolver(this.moduleRef);
+    return checkPolicies(principal, policies, context, this.policyResolver);
   }
 
   /**

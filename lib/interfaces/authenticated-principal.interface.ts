@@ -4,8 +4,16 @@ export interface AuthenticatedPrincipal {
   sub?: string;
   /** `client_id` (RFC 9068 / RFC 7662), else `azp`. */
   clientId?: string;
-  /** Parsed from `scope` (space-separated) or `scp` (array or string). */
+  /**
+   * Read from the first present claim of `scopeClaims` (default `scope`, then `scp`): a
+   * space-separated string or an array of strings.
+   */
   scopes: string[];
+  /**
+   * Every role found in the `roleClaims` (default `roles` and `realm_access.roles`), merged and
+   * deduplicated. Checked by `@Roles()` and `@AnyRole()`.
+   */
+  roles: string[];
   /** The issuer that vouched for the token. */
   issuer: string;
   /** The token's audiences (`aud`). */

@@ -1,4 +1,5 @@
 import type { KeyObject } from 'node:crypto';
+import type { ClaimPath } from '../authorization/claim-path.js';
 
 /** A JSON Web Key (RFC 7517) as a plain object. */
 export interface JsonWebKeyObject {
@@ -141,6 +142,24 @@ export interface OidcResourceModuleOptions {
    * @see RFC 9068 §2.1, §4
    */
   requireJwtAccessTokenType?: boolean;
+  /**
+   * Where scopes are read, in JWT claims and introspection responses alike. The first claim
+   * present wins: a string is split on spaces, an array of strings is taken as is; any other
+   * value grants no scope. An entry is a dotted path, or an array of segments for claim names
+   * that contain dots. `['permissions']` suits Auth0 RBAC.
+   * @default ['scope', 'scp']
+   * @see RFC 9068 §2.2.3, RFC 7662 §2.2
+   */
+  scopeClaims?: ClaimPath[];
+  /**
+   * Where roles (`principal.roles`, checked by `@Roles()` / `@AnyRole()`) are read, in JWT
+   * claims and introspection responses alike; every listed claim is merged. A value may be a
+   * string (split on spaces), an array of strings, or an object whose keys are the roles
+   * (Zitadel). Other values grant nothing. An entry is a dotted path
+   * (`'resource_access.notes-api.roles'`) or an array of segments (`['https://example.com/roles']`).
+   * @default ['roles', 'realm_access.roles']
+   */
+  roleClaims?: ClaimPath[];
   /** Credentials for RFC 7662 introspection; needed to accept opaque tokens. */
   introspection?: IntrospectionOptions;
   /** Token cache. */

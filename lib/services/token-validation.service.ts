@@ -18,9 +18,9 @@ import {
   deepFreeze,
   isExpired,
   materializePrincipal,
-  parseScopes,
   type PrincipalSnapshot,
 } from '../utils/principal.js';
+import { extractRoles, extractScopes } from '../authorization/claim-path.js';
 import type { ResolvedOidcResourceOptions } from '../utils/resolve-options.js';
 import type { Clock } from '../utils/clock.js';
 import {
@@ -82,6 +82,7 @@ function isCachedOutcome(value: unknown, issuer: string): value is CachedOutcome
     p.issuer === issuer &&
     (p.source === 'jwt' || p.source === 'introspection') &&
     strings(p.scopes) &&
+    strings(p.roles) &&
     strings(p.audience) &&
     typeof p.claims === 'object' &&
     p.claims !== null &&
@@ -459,11 +460,9 @@ export class TokenValidationService {
     claims: Record<string, unknown>,
     source: 'jwt' | 'introspection',
   ): PrincipalSnapshot {
-    const scopes = parseScopes(claims);
-    if (!scopes)
-      throw claimMalformed(
-        claims.scope !== undefined && typeof claims.scope !== 'string' ? 'scope' : 'scp',
-      );
+    // Read once per token and cached with the snapshot; a malformed claim grants nothing.
+    const scopes = extractScopes(claims, this.options.scopeClaims);
+    const roles = extractRoles(claims, this.options.roleClaims);
     const cnf = claims.cnf;
     if (
       (cnf !== undefined && cnf !== null) ||
@@ -489,6 +488,7 @@ export class TokenValidationService {
       ...(typeof claims.sub === 'string' ? { sub: claims.sub } : {}),
       ...(clientId !== undefined ? { clientId } : {}),
       scopes: Object.freeze(scopes),
+      roles: Object.freeze(roles),
       issuer: this.options.issuer,
       audience: Object.freeze(audience),
       ...(typeof claims.exp === 'number' ? { exp: claims.exp * 1000 } : {}),

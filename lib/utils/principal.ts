@@ -8,6 +8,8 @@ export interface PrincipalSnapshot {
   sub?: string;
   clientId?: string;
   scopes: readonly string[];
+  /** Read from `roleClaims` once, when the snapshot is built; cached with it. */
+  roles: readonly string[];
   issuer: string;
   audience: readonly string[];
   exp?: number;
@@ -55,6 +57,7 @@ class Principal implements AuthenticatedPrincipal {
   sub?: string;
   clientId?: string;
   scopes: string[];
+  roles: string[];
   issuer: string;
   audience: string[];
   expiresAt?: Date;
@@ -66,6 +69,7 @@ class Principal implements AuthenticatedPrincipal {
     this.sub = snapshot.sub;
     this.clientId = snapshot.clientId;
     this.scopes = snapshot.scopes as string[];
+    this.roles = snapshot.roles as string[];
     this.issuer = snapshot.issuer;
     this.audience = snapshot.audience as string[];
     this.expiresAt = snapshot.exp === undefined ? undefined : new Date(snapshot.exp);
@@ -89,24 +93,4 @@ export function materializePrincipal(
 /** The access token a principal was built from, or `undefined` for a principal made elsewhere. */
 export function principalToken(principal: AuthenticatedPrincipal): string | undefined {
   return Principal.tokenOf(principal);
-}
-
-/** `scope` (space-separated string, RFC 9068 §2.2.3 / RFC 7662) or `scp` (array or string). */
-export function parseScopes(claims: Record<string, unknown>): string[] | undefined {
-  const { scope, scp } = claims;
-  const scopes: string[] = [];
-  if (scope !== undefined) {
-    if (typeof scope !== 'string') return undefined;
-    for (const s of scope.split(' ')) if (s) scopes.push(s);
-  }
-  if (scp !== undefined) {
-    if (typeof scp === 'string') {
-      for (const s of scp.split(' ')) if (s) scopes.push(s);
-    } else if (Array.isArray(scp) && scp.every((s) => typeof s === 'string')) {
-      for (const s of scp as string[]) if (s) scopes.push(s);
-    } else {
-      return undefined;
-    }
-  }
-  return [...new Set(scopes)];
 }

@@ -1,6 +1,12 @@
 import { createSecretKey, KeyObject } from 'node:crypto';
 import { DEFAULT_ALGORITHMS, DEFAULTS, SUPPORTED_ALGORITHMS } from '../oidc-resource.constants.js';
 import { InvalidConfigurationError } from '../errors/oidc-resource.error.js';
+import {
+  DEFAULT_ROLE_CLAIMS,
+  DEFAULT_SCOPE_CLAIMS,
+  resolveClaimPaths,
+  type ClaimSegments,
+} from '../authorization/claim-path.js';
 import type {
   IntrospectionAuthMethod,
   JsonWebKeyObject,
@@ -19,6 +25,10 @@ export interface ResolvedOidcResourceOptions {
   /** Seconds. */
   clockTolerance: number;
   requireJwtAccessTokenType: boolean;
+  /** Where scopes are read, as path segments; the first present claim wins. */
+  scopeClaims: readonly ClaimSegments[];
+  /** Where roles are read, as path segments; all are merged. */
+  roleClaims: readonly ClaimSegments[];
   introspection?: {
     clientId: string;
     clientSecret?: string;
@@ -53,6 +63,8 @@ const KNOWN_KEYS = new Set<string>([
   'jwksUri',
   'clockTolerance',
   'requireJwtAccessTokenType',
+  'scopeClaims',
+  'roleClaims',
   'introspection',
   'cache',
   'userInfo',
@@ -328,6 +340,9 @@ export function resolveOptions(options: OidcResourceModuleOptions): ResolvedOidc
       options.requireJwtAccessTokenType,
       DEFAULTS.requireJwtAccessTokenType,
     ),
+    // Both change what a token grants; per-issuer values will resolve through the same call.
+    scopeClaims: resolveClaimPaths('scopeClaims', options.scopeClaims, DEFAULT_SCOPE_CLAIMS),
+    roleClaims: resolveClaimPaths('roleClaims', options.roleClaims, DEFAULT_ROLE_CLAIMS),
     ...(introspection ? { introspection } : {}),
     cache: {
       ttl: checkNumber('cache.ttl', cache.ttl, DEFAULTS.cacheTtl, 0),

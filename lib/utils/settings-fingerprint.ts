@@ -6,7 +6,8 @@ export function settingsFingerprint(options: ResolvedOidcResourceOptions): strin
   const introspection = options.introspection;
   const settings = {
     // 2: refusals carry a reason, and ID tokens are refused in more shapes.
-    v: 2,
+    // 3: principals carry roles; malformed scope claims grant nothing instead of refusing.
+    v: 3,
     issuer: options.issuer,
     audiences: options.audiences === false ? false : [...options.audiences].sort(),
     tokenFormat: options.tokenFormat,
@@ -14,6 +15,9 @@ export function settingsFingerprint(options: ResolvedOidcResourceOptions): strin
     jwksUri: options.jwksUri ?? null,
     clockTolerance: options.clockTolerance,
     requireJwtAccessTokenType: options.requireJwtAccessTokenType,
+    // Where scopes and roles are read changes what a cached principal grants.
+    scopeClaims: options.scopeClaims,
+    roleClaims: options.roleClaims,
     introspection: introspection
       ? {
           clientId: introspection.clientId,

@@ -834,12 +834,6 @@ describe('every refusal names its reason', () => {
       'iat',
     ],
     [
-      'a numeric scope',
-      () => forgeAccessToken(as, { claims: { scope: 42 } }),
-      'claim_malformed',
-      'scope',
-    ],
-    [
       'cnf',
       () => forgeAccessToken(as, { claims: { cnf: { jkt: 'x' } } }),
       'sender_constrained',
@@ -912,7 +906,6 @@ describe('the same failure reads the same on the JWT and the introspection path'
     ['nbf ahead', { nbf: now() + 600 }],
     ['iat ahead', { iat: now() + 600 }],
     ['exp a string', { exp: 'soon' }],
-    ['a numeric scope', { scope: 42 }],
     ['a non-string sub', { sub: { id: 1 } }],
     ['cnf', { cnf: { jkt: 'x' } }],
     ['nonce', { nonce: 'n-0S6_WzA2Mj' }],
