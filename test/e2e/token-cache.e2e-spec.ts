@@ -422,6 +422,30 @@ describe('token cache (fixture, no Redis)', () => {
     expect(await outcome(fresh.tokens.validate(opaque))).toBe('ok');
   });
 
+  it('APIs that read scopes or roles from other claims never share cached principals', async () => {
+    const store = new Map<string, unknown>();
+    const byDefault = await instance({ stores: [store as never] });
+    const byGroups = await instance({ stores: [store as never] }, { roleClaims: ['groups'] });
+    const byPermissions = await instance(
+      { stores: [store as never] },
+      { scopeClaims: ['permissions'] },
+    );
+    const token = await as.mintAccessToken({
+      format: 'opaque',
+      testClaims: { roles: ['editor'], groups: ['ops'], permissions: ['notes:read'] },
+    });
+    await expect(byDefault.tokens.validate(token)).resolves.toMatchObject({
+      roles: ['editor'],
+      scopes: ['api:read'],
+    });
+    await expect(byGroups.tokens.validate(token)).resolves.toMatchObject({ roles: ['ops'] });
+    await expect(byPermissions.tokens.validate(token)).resolves.toMatchObject({
+      scopes: ['notes:read'],
+    });
+    // Three settings, three entries: none was served from another's.
+    expect(store.size).toBe(3);
+  });
+
   it('shared-store keys and values never contain the raw token; keys are the namespaced SHA-256', async () => {
     const store = new Map<string, unknown>();
     const { tokens } = await instance({ stores: [store as never] });
