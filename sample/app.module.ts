@@ -3,6 +3,7 @@ import { ConfigModule, ConfigService } from '@nestjs/config';
 import { OidcResourceModule } from '../lib/index.js';
 import { HealthController } from './health/health.controller.js';
 import { MeController } from './me/me.controller.js';
+import { NoteAuthorPolicy } from './notes/note-author.policy.js';
 import { NotesController } from './notes/notes.controller.js';
 import { NotesService } from './notes/notes.service.js';
 import { oidcOptionsFromEnv } from './oidc-env.js';
@@ -19,6 +20,7 @@ import { oidcOptionsFromEnv } from './oidc-env.js';
     }),
   ],
   controllers: [HealthController, NotesController, MeController],
-  providers: [NotesService],
+  // A policy class is a provider like any other, so it can inject NotesService.
+  providers: [NotesService, NoteAuthorPolicy],
 })
 export class AppModule {}

@@ -134,6 +134,8 @@ export function runtimeNote(version: string = process.versions.node): string[] {
 
 const API_SCOPES = ['notes:read', 'notes:write'] as const;
 const USER_TOKEN_SCOPE = 'openid profile email';
+/** The role that the demo JWT client's tokens carry (`roles` claim). */
+const ADMIN_ROLE = 'notes-admin';
 const ACCESS_TOKEN_TTL = 900; // seconds
 
 // Fixed, obviously-fake secrets: this server only ever listens on loopback.
@@ -238,6 +240,11 @@ export async function startDevAuthorizationServer(
           };
         },
       };
+    },
+    // A role for the demo JWT client's tokens (JWT claim, or member of the introspection
+    // answer), read by the API's default roleClaims: it may call GET /notes/stats.
+    async extraTokenClaims(_ctx: unknown, token: { clientId?: string }) {
+      return token.clientId === JWT_CLIENT.id ? { roles: [ADMIN_ROLE] } : undefined;
     },
     ttl: {
       AccessToken: ACCESS_TOKEN_TTL,

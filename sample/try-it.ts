@@ -11,6 +11,7 @@ export const READY_LINE = 'Ready. Press Ctrl+C to stop.';
 
 // Extracts access_token from a JSON token response with nothing but Node.js (no jq needed).
 const ACCESS_TOKEN = `node -pe 'JSON.parse(require("fs").readFileSync(0)).access_token'`;
+const NOTE_ID = `node -pe 'JSON.parse(require("fs").readFileSync(0)).id'`;
 
 export function devBanner(as: DevAuthorizationServer): string {
   const rule = '='.repeat(78);
@@ -73,6 +74,16 @@ export function devTryItCommands(api: string, as: DevAuthorizationServer): strin
     `USER_TOKEN=$(curl -s -d username=${as.user.username} ${as.userTokenEndpoint} | ${ACCESS_TOKEN})`,
     `${curlApi('-s')} ${bearer('USER_TOKEN')} ${api}/me`,
     `${curlApi('-s')} ${bearer('USER_TOKEN')} ${api}/me/profile`,
+    '',
+    '# 7. Roles: /notes/stats needs the role notes-admin. The dev server puts it in the "roles"',
+    `#    claim of ${as.jwtClient.id}'s tokens only; the opaque client's token gets 403.`,
+    `${curlApi('-s')} ${bearer('TOKEN')} ${api}/notes/stats`,
+    `${curlApi('-si')} ${bearer('OPAQUE_TOKEN')} ${api}/notes/stats`,
+    '',
+    "# 8. Ownership: only a note's author may delete it (an @Authorize policy loads the note).",
+    `NOTE_ID=$(curl -s ${bearer('TOKEN')} ${json} -d '{"text":"Mine"}' ${api}/notes | ${NOTE_ID})`,
+    `${curlApi('-si')} -X DELETE ${bearer('OPAQUE_TOKEN')} ${api}/notes/$NOTE_ID`,
+    `${curlApi('-si')} -X DELETE ${bearer('TOKEN')} ${api}/notes/$NOTE_ID`,
   ].join('\n');
 }
 

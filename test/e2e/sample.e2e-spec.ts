@@ -133,6 +133,7 @@ async function curl(command: string): Promise<CurlResult> {
   const headers = new Headers();
   const data: string[] = [];
   let url: string | undefined;
+  let method: string | undefined;
   while (words.length > 0) {
     const word = words.shift()!;
     const value = (): string => {
@@ -143,6 +144,7 @@ async function curl(command: string): Promise<CurlResult> {
     if (word === '-s' || word === '-i' || word === '-si') continue;
     else if (word === '-w')
       value(); // output format only
+    else if (word === '-X') method = value();
     else if (word === '-u')
       headers.set('authorization', `Basic ${Buffer.from(value()).toString('base64')}`);
     else if (word === '-H') {
@@ -161,7 +163,7 @@ async function curl(command: string): Promise<CurlResult> {
   if (data.length > 0 && !headers.has('content-type'))
     headers.set('content-type', 'application/x-www-form-urlencoded');
   const response = await fetch(url, {
-    method: data.length > 0 ? 'POST' : 'GET',
+    method: method ?? (data.length > 0 ? 'POST' : 'GET'),
     headers,
     ...(data.length > 0 ? { body: data.join('&') } : {}),
   });
@@ -187,9 +189,10 @@ async function runPrintedCommands(): Promise<void> {
         string,
       ];
       const result = await curl(curlCommand);
-      expect({ command: curlCommand, status: result.status }).toEqual({
+      // 200 for a token, 201 for a created note.
+      expect({ command: curlCommand, ok: result.status === 200 || result.status === 201 }).toEqual({
         command: curlCommand,
-        status: 200,
+        ok: true,
       });
       const extracted = spawnSync(process.execPath, ['-pe', script], {
         input: result.body,
@@ -302,6 +305,24 @@ describe('the sample (npm start)', () => {
     const profile = find((c) => c.includes('$USER_TOKEN') && c.endsWith('/me/profile'));
     expect(profile.status).toBe(200);
     expect(JSON.parse(profile.body)).toMatchObject({ sub: 'alice', email: 'alice@example.com' });
+
+    // Roles: the JWT client's tokens carry notes-admin, the opaque client's do not.
+    const stats = find((c) => c.includes('$TOKEN') && c.endsWith('/notes/stats'));
+    expect(stats.status).toBe(200);
+    expect(JSON.parse(stats.body)).toMatchObject({ 'demo-jwt-client': 1, sample: 1 });
+    const noRole = find((c) => c.includes('$OPAQUE_TOKEN') && c.endsWith('/notes/stats'));
+    expect(noRole.status).toBe(403);
+    expect(noRole.headers.get('www-authenticate')).toMatch(
+      /^Bearer realm="[^"]+", error="insufficient_scope", error_description="[^"]*notes-admin[^"]*"$/,
+    );
+
+    // Ownership: the opaque client may not delete the JWT client's note; its author may.
+    expect(vars['NOTE_ID']).toMatch(/^\d+$/);
+    const notOwner = find((c) => c.includes('DELETE') && c.includes('$OPAQUE_TOKEN'));
+    expect(notOwner.status).toBe(403);
+    expect(notOwner.headers.get('www-authenticate')).not.toContain('scope=');
+    const owner = find((c) => c.includes('DELETE') && c.includes('$TOKEN'));
+    expect(owner.status).toBe(204);
 
     // What the comments promise about calls to the authorization server: the JWKS
     // is fetched once for all JWT calls, and each opaque token is introspected once.
