@@ -38,7 +38,9 @@ Controller('bench')(Routes);
 
 class BenchModule {}
 Module({
-  imports: [OidcResourceModule.forRoot({ issuer: 'http://127.0.0.1:1', audience: 'api', global: false })],
+  imports: [
+    OidcResourceModule.forRoot({ issuer: 'http://127.0.0.1:1', audience: 'api', global: false }),
+  ],
 })(BenchModule);
 
 const app = await NestFactory.createApplicationContext(BenchModule, { logger: false });
@@ -97,9 +99,13 @@ for (let round = 0; round < 7; round++) {
   }
 }
 const base = best.get(cases[0][0]);
-console.log(`guard.canActivate() on a cache hit, best of 6 rounds of ${N} calls (Node ${process.version})`);
+console.log(
+  `guard.canActivate() on a cache hit, best of 6 rounds of ${N} calls (Node ${process.version})`,
+);
 for (const [name] of cases) {
   const ns = best.get(name);
-  console.log(`${name.padEnd(52)} ${ns.toFixed(0).padStart(6)} ns  (${ns - base >= 0 ? '+' : ''}${(ns - base).toFixed(0)} ns)`);
+  console.log(
+    `${name.padEnd(52)} ${ns.toFixed(0).padStart(6)} ns  (${ns - base >= 0 ? '+' : ''}${(ns - base).toFixed(0)} ns)`,
+  );
 }
 await app.close();

@@ -444,6 +444,11 @@ describe('token cache (fixture, no Redis)', () => {
     });
     // Three settings, three entries: none was served from another's.
     expect(store.size).toBe(3);
+    // Roles are read once per token: every hit hands out the cached snapshot's frozen list.
+    const first = await byDefault.tokens.validate(token);
+    const second = await byDefault.tokens.validate(token);
+    expect(second.roles).toBe(first.roles);
+    expect(Object.isFrozen(first.roles)).toBe(true);
   });
 
   it('shared-store keys and values never contain the raw token; keys are the namespaced SHA-256', async () => {
