@@ -1,5 +1,6 @@
 import { Module, type DynamicModule, type Provider } from '@nestjs/common';
-import { APP_FILTER, APP_GUARD } from '@nestjs/core';
+import { APP_FILTER, APP_GUARD, DiscoveryModule } from '@nestjs/core';
+import { PolicyRegistrationCheck } from './authorization/policy-registration.js';
 import {
   ConfigurableModuleClass,
   OIDC_RESOURCE_ASYNC_OPTIONS_TYPE,
@@ -49,6 +50,8 @@ const resolvedOptionsProvider: Provider = {
  * })
  */
 @Module({
+  // DiscoveryModule: PolicyRegistrationCheck looks for @Authorize() policy classes at start.
+  imports: [DiscoveryModule],
   providers: [
     { provide: OIDC_RESOURCE_CLOCK, useValue: systemClock },
     resolvedOptionsProvider,
@@ -59,6 +62,7 @@ const resolvedOptionsProvider: Provider = {
     UserInfoService,
     OidcBearerStrategy,
     OidcAuthGuard,
+    PolicyRegistrationCheck,
     { provide: APP_FILTER, useClass: OidcResourceExceptionFilter },
   ],
   exports: [

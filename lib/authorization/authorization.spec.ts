@@ -13,6 +13,12 @@ import {
 } from '../oidc-resource.constants.js';
 import { extractRoles, extractScopes, readClaim, resolveClaimPaths } from './claim-path.js';
 import { claimEquals, claimIncludes, jsonEqual, type OidcPolicy } from './policies.js';
+import {
+  checkPolicies,
+  PolicyFailedError,
+  PolicyNotRegisteredError,
+  PolicyResolver,
+} from './route-access.js';
 
 const paths = (...list: Array<string | string[]>) => resolveClaimPaths('x', list, []);
 
@@ -191,5 +197,68 @@ describe('claim policies', () => {
     expect(http.headers['WWW-Authenticate']).toBe(
       'Bearer realm="api", error="insufficient_scope", error_description="The access token lacks a required role: x"',
     );
+  });
+});
+
+describe('checkPolicies', () => {
+  class Missing implements OidcPolicy {
+    allows() {
+      return true;
+    }
+  }
+  const principal = { claims: {} } as never;
+  const context = {} as never;
+  const refusing = new PolicyResolver({
+    get: () => {
+      throw new Error('Nest could not find Missing element');
+    },
+  } as never);
+
+  it('a policy class the container does not know fails with PolicyNotRegisteredError, never allows', async () => {
+    await expect(checkPolicies(principal, [Missing], context, refusing)).rejects.toThrow(
+      PolicyNotRegisteredError,
+    );
+    await expect(
+      checkPolicies(principal, [Missing], context, new PolicyResolver(undefined)),
+    ).rejects.toThrow(/Missing is not a provider/);
+  });
+
+  it('resolves a class once, then reuses the instance', async () => {
+    let lookups = 0;
+    const resolver = new PolicyResolver({
+      get: () => {
+        lookups++;
+        return new Missing();
+      },
+    } as never);
+    await checkPolicies(principal, [Missing], context, resolver);
+    await checkPolicies(principal, [Missing], context, resolver);
+    expect(lookups).toBe(1);
+  });
+
+  it('a plain error becomes PolicyFailedError with the original as cause', async () => {
+    const boom = new Error('boom');
+    const failing = () => {
+      throw boom;
+    };
+    const error = await checkPolicies(principal, [failing], context, refusing).catch(
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(PolicyFailedError);
+    expect((error as Error).cause).toBe(boom);
+  });
+
+  it('runs in order and stops at the first refusal', async () => {
+    const ran: string[] = [];
+    const policy = (name: string, answer: boolean) => () => (ran.push(name), answer);
+    await expect(
+      checkPolicies(
+        principal,
+        [policy('a', true), policy('b', false), policy('c', true)],
+        context,
+        refusing,
+      ),
+    ).rejects.toBeInstanceOf(AccessDeniedError);
+    expect(ran).toEqual(['a', 'b']);
   });
 });

@@ -21,6 +21,8 @@ import {
   claimIncludes,
   CurrentUser,
   OidcResourceError,
+  OidcResourceModule,
+  PolicyNotRegisteredError,
   Roles,
   Scopes,
   type AuthenticatedPrincipal,
@@ -34,7 +36,9 @@ import {
   type AuthorizationServer,
 } from '../fixtures/authorization-server.js';
 import { forgeAccessToken } from '../fixtures/tokens.js';
-import { startTestApp, ADAPTERS, type AdapterName } from '../fixtures/test-app.js';
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter } from '@nestjs/platform-fastify';
+import { startTestApp, testAppModule, ADAPTERS, type AdapterName } from '../fixtures/test-app.js';
 
 // ---------------------------------------------------------------------------
 // The app under test
@@ -153,9 +157,13 @@ class AuthzController {
   refuses() {
     return { ok: true };
   }
+}
 
+/** Only in the start-up test: its policy class is not a provider. */
+@Controller('unregistered')
+class UnregisteredController {
   @Authorize(UnregisteredPolicy)
-  @Get('unregistered')
+  @Get()
   unregistered() {
     return { ok: true };
   }
@@ -580,9 +588,24 @@ describe.each(ADAPTERS)('authorization (%s)', (adapter: AdapterName) => {
       expect(new AccessDeniedError()).toBeInstanceOf(OidcResourceError);
     });
 
-    it('a policy class that is not a provider → 500 at first use', async () => {
-      const res = await call(`${url}/authz/unregistered`, await jwt({}));
-      expect(res.status).toBe(500);
+    it('a policy class that is not a provider stops the application at start, named', async () => {
+      const root = testAppModule(OidcResourceModule.forRoot({ issuer: as.issuer, audience: API }), {
+        controllers: [UnregisteredController],
+        imports: [PoliciesModule],
+      });
+      const app =
+        adapter === 'fastify'
+          ? await NestFactory.create(root, new FastifyAdapter(), { logger: false })
+          : await NestFactory.create(root, { logger: false });
+      try {
+        const start = app.init();
+        await expect(start).rejects.toThrow(PolicyNotRegisteredError);
+        await expect(start).rejects.toThrow(
+          /UnregisteredPolicy \(used by @Authorize on UnregisteredController\.unregistered\)/,
+        );
+      } finally {
+        await app.close();
+      }
     });
   });
 });
