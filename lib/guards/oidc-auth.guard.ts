@@ -84,9 +84,8 @@ export function setResponseHeader(response: unknown, name: string, value: string
  * with `global: false`. Built on `@nestjs/passport` with the passport-http-bearer strategy.
  *
  * Per request: read the route's requirements (memoised per handler), extract the token
- * (RFC 6750 §2), validate it (cache → JWT or introspection), check scopes, then roles, then
- * policies, and answer failures
- * with RFC 6750 status codes and `WWW-Authenticate` challenges.
+ * (RFC 6750 §2), validate it (cache → JWT or introspection), check scopes, roles, policies,
+ * and answer failures with RFC 6750 status codes and `WWW-Authenticate` challenges.
  *
  * Non-HTTP contexts: `rpc` (microservice messages) pass through untouched, since a bearer
  * token is an HTTP credential; `ws` and `graphql` are refused unless `@Public()` (fail closed).
@@ -228,15 +227,12 @@ export class OidcAuthGuard extends AuthGuard(OIDC_BEARER_STRATEGY) implements Ca
     }
   }
 
-  /** Throws `AccessDeniedError` (403 `access_denied`) unless the principal has the route's roles. */
+  /** Throws `AccessDeniedError` (403 `access_denied`) unless the principal has the roles. */
   protected checkRoles(principal: AuthenticatedPrincipal, access: RouteAccess): void {
     checkRoles(principal, access);
   }
 
-  /**
-   * Runs `@Authorize()` policies in order; the first that does not answer `true` gives 403
-   * `access_denied`. A policy throwing anything but an `OidcResourceError` gives 500.
-   */
+  /** Runs `@Authorize()` policies in order: 403 `access_denied` at the first refusal. */
   protected checkPolicies(
     principal: AuthenticatedPrincipal,
     policies: readonly Policy[],
