@@ -16,7 +16,7 @@ import { Controller, Get, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { ExecutionContextHost } from '@nestjs/core/helpers/execution-context-host.js';
 
-const lib = await import(new URL('../dist/index.js', import.meta.url).href);
+const lib = await import(new URL('../dist/esm/index.js', import.meta.url).href);
 const { OidcResourceModule, OidcAuthGuard, TokenCacheService } = lib;
 const { Roles, AnyRole, Authorize, claimEquals } = lib;
 
