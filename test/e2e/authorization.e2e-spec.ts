@@ -441,6 +441,18 @@ describe.each(ADAPTERS)('authorization (%s)', (adapter: AdapterName) => {
       expectDenied(await call(`${base}/authz/editor`, await opaque({ roles: ['viewer'] })));
     });
 
+    it('wrong-typed role claims in an introspection response grant nothing', async () => {
+      for (const testClaims of [
+        { roles: 42 },
+        { roles: [['editor']] },
+        { realm_access: { roles: true }, roles: [null, 7, { editor: 1 }] },
+      ]) {
+        const token = await as.mintAccessToken({ format: 'opaque', testClaims });
+        const res = await call(`${url}/authz/editor`, token);
+        expectDenied(res);
+      }
+    });
+
     it('claim policies read introspection responses too', async () => {
       const verified = await as.mintAccessToken({
         format: 'opaque',
