@@ -78,6 +78,7 @@ describe('extractScopes: the first present claim wins', () => {
   it.each<[string, Record<string, unknown>, string[]]>([
     ['a string, split on spaces', { scope: 'a  b a' }, ['a', 'b']],
     ['scp as an array', { scp: ['a', 'b'] }, ['a', 'b']],
+    ['an array in the RFC-defined scope claim grants nothing', { scope: ['a'], scp: ['b'] }, []],
     ['scope wins over scp (not merged)', { scope: 'a', scp: ['b'] }, ['a']],
     ['a malformed first claim grants nothing, even with a good second', { scope: 1, scp: 'b' }, []],
     ['a mixed array grants nothing', { scp: ['a', 1] }, []],

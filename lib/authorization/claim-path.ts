@@ -83,7 +83,9 @@ function addWords(into: Set<string>, text: string): void {
  * Scopes from the first of `paths` that is present: a string is split on spaces, an array of
  * strings is taken as is. Any other value (a number, an object, an array holding anything but
  * strings) grants nothing, and the claims after it are not read: a malformed claim must not
- * let a later one speak for it.
+ * let a later one speak for it. The top-level `scope` claim is defined as a space-delimited
+ * string (RFC 9068 §2.2.3, RFC 7662 §2.2, RFC 8693 §4.2), so an array there is malformed too:
+ * a client that sends `scope: ["admin"]` is not speaking OAuth and is granted nothing.
  */
 export function extractScopes(
   claims: Readonly<Record<string, unknown>>,
@@ -94,7 +96,11 @@ export function extractScopes(
     if (value === undefined) continue;
     const scopes = new Set<string>();
     if (typeof value === 'string') addWords(scopes, value);
-    else if (Array.isArray(value) && value.every((item) => typeof item === 'string')) {
+    else if (
+      Array.isArray(value) &&
+      !(path.length === 1 && path[0] === 'scope') &&
+      value.every((item) => typeof item === 'string')
+    ) {
       for (const item of value as string[]) if (item) scopes.add(item);
     }
     return [...scopes];

@@ -13,7 +13,12 @@ import {
   RS_CLIENT,
   type AuthorizationServer,
 } from '../fixtures/authorization-server.js';
-import { expiredToken, corruptSignature, wrongIssuerToken } from '../fixtures/tokens.js';
+import {
+  expiredToken,
+  corruptSignature,
+  forgeAccessToken,
+  wrongIssuerToken,
+} from '../fixtures/tokens.js';
 import { startTestApp, ADAPTERS } from '../fixtures/test-app.js';
 
 interface Answer {
@@ -166,6 +171,24 @@ describe.each(ADAPTERS)('guard (%s)', (adapter) => {
         const res = await call(`${url}/api/write`, token);
         expectError(res, 403, challenge.insufficientScope('api:write'), token);
       }
+    });
+
+    // Scopes are case-sensitive strings, space-delimited (RFC 6749 §3.3); `scope` is a string
+    // claim (RFC 9068 §2.2.3), so an array there is malformed and grants nothing.
+    it.each<[string, unknown]>([
+      ['upper case', 'API:WRITE'],
+      ['a longer scope with the same prefix', 'api:writer'],
+      ['comma-separated', 'api:read,api:write'],
+      ['an array in the scope claim', ['api:write']],
+    ])('scope %s on /api/write: 403, never 200', async (_name, scope) => {
+      const token = await forgeAccessToken(as, { claims: { scope } });
+      const res = await call(`${url}/api/write`, token);
+      expectError(res, 403, challenge.insufficientScope('api:write'), token);
+    });
+
+    it('scopes separated by two spaces: 200', async () => {
+      const token = await forgeAccessToken(as, { claims: { scope: 'api:read  api:write' } });
+      expect((await call(`${url}/api/write`, token)).status).toBe(200);
     });
 
     it('a valid token with the scope: 200', async () => {

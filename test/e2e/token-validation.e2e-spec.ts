@@ -1235,7 +1235,8 @@ describe('introspection', () => {
       ['numeric scope', 42, []],
       ['object scope', { 'api:read': true }, []],
       ['nested array scope', [['api:read']], []],
-      ['array of strings scope', ['api:read', 'admin'], ['api:read', 'admin']],
+      // RFC 7662 §2.2 defines `scope` as a space-separated string: an array is malformed.
+      ['array of strings scope', ['api:read', 'admin'], []],
     ] as Array<[string, unknown, string[]]>)(
       '%s → accepted with scopes %j',
       async (_n, scope, scopes) => {
