@@ -3,7 +3,8 @@
  * supertest): the JWT-only module, `user.sub ?? user.clientId`, options replaced in a test
  * module through OIDC_RESOURCE_OPTIONS (forRoot and forRootAsync), the introspection block that
  * stays off while its client id is unset, and docs/testing.md's end-to-end spec with the test
- * issuer (`nestjs-oidc-resource/testing`). The spec itself runs verbatim in the package test.
+ * issuer (`nestjs-oidc-resource/testing`). test:package runs a spec of the same shape in a
+ * `nest new` app (test/package/cjs-nest11/test/testing-kit.e2e-spec.ts), not this one verbatim.
  */
 import 'reflect-metadata';
 import { Body, Controller, Get, Module, Post, type INestApplication } from '@nestjs/common';
@@ -200,17 +201,8 @@ describe('README: quick start', () => {
   });
 });
 
-// docs/testing.md, "An end-to-end spec": the app (production settings from the environment,
-// which this test does not set) and the spec's four cases.
-@Controller('notes')
-class DocsNotesController {
-  @Get()
-  @Scopes('notes:read')
-  list(@CurrentUser('sub') owner: string) {
-    return { owner, notes: [] };
-  }
-}
-
+// docs/testing.md, "An end-to-end spec": the quick start's controller, production settings
+// from the environment (which this test does not set), and the spec's four cases.
 @Module({
   imports: [
     OidcResourceModule.forRootAsync({
@@ -220,7 +212,7 @@ class DocsNotesController {
       }),
     }),
   ],
-  controllers: [DocsNotesController],
+  controllers: [NotesController],
 })
 class DocsAppModule {}
 
@@ -238,7 +230,7 @@ describe('docs/testing.md: an end-to-end spec', () => {
     const token = await kit.accessToken({ sub: 'alice', scopes: ['notes:read'] });
     expect(await call(api, '/notes', token)).toEqual({
       status: 200,
-      body: { owner: 'alice', notes: [] },
+      body: { for: 'alice', notes: [] },
     });
   });
 
