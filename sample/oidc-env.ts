@@ -37,8 +37,10 @@ export function oidcOptionsFromEnv(
   };
   const required = (name: string): string => {
     const raw = value(name);
-    if (raw === undefined) throw new SampleEnvironmentError(`${name} is required`);
-    return raw;
+    if (raw !== undefined) return raw;
+    // Say what the value is, so that the fix does not need a look at the docs.
+    const meaning = OIDC_ENV_HELP.find(([variable]) => variable === name)?.[1];
+    throw new SampleEnvironmentError(`${name} is required${meaning ? `: ${meaning}` : ''}`);
   };
   const list = (name: string, raw: string): string[] => {
     const items = raw.split(/[\s,]+/).filter((item) => item !== '');

@@ -19,11 +19,17 @@ describe('sample OIDC_* variables', () => {
     ]);
   });
 
-  it('names a missing required variable', () => {
+  it('names a missing required variable, and says what its value is', () => {
     expect(() => read({ OIDC_AUDIENCE: 'a' })).toThrow(
-      new SampleEnvironmentError('OIDC_ISSUER is required'),
+      new SampleEnvironmentError(
+        "OIDC_ISSUER is required: your identity provider's issuer (unset: the embedded dev server)",
+      ),
     );
-    expect(() => read({ ...BASE, OIDC_AUDIENCE: ' ' })).toThrow('OIDC_AUDIENCE is required');
+    expect(() => read({ ...BASE, OIDC_AUDIENCE: ' ' })).toThrow(
+      new SampleEnvironmentError(
+        "OIDC_AUDIENCE is required: this API's identifier, the aud its tokens carry (comma-separated: several)",
+      ),
+    );
   });
 
   it('turns introspection on with the client id, and then requires the secret', () => {
