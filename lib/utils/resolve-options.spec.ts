@@ -280,6 +280,17 @@ describe('resolveOptions: each invalid option names its key', () => {
 });
 
 describe('checkUrl (also used for discovered endpoints)', () => {
+  it('an unparsable URL is shown, with a hint when its scheme is missing', () => {
+    expect(() => checkUrl('issuer', 'idp.example.com/realms/acme', false)).toThrow(
+      'option "issuer" is not a valid URL: "idp.example.com/realms/acme" (the scheme is missing: https://…)',
+    );
+    expect(() => checkUrl('issuer', 'https://exa mple.com', false)).toThrow(
+      /is not a valid URL: "https:\/\/exa mple\.com"$/,
+    );
+    const long = `x${'y'.repeat(200)}`;
+    expect(() => checkUrl('issuer', long, false)).toThrow(`"${long.slice(0, 80)}…"`);
+  });
+
   it('names the key it checks', () => {
     expect(() => checkUrl('jwks_uri', 'http://evil.example.com/jwks', false)).toThrow(/"jwks_uri"/);
     expect(checkUrl('jwks_uri', 'http://127.0.0.1:1/jwks', false)).toBe('http://127.0.0.1:1/jwks');

@@ -92,7 +92,12 @@ export function checkUrl(key: string, value: unknown, unsafe: boolean): string {
   try {
     url = new URL(value);
   } catch {
-    return fail(key, `is not a valid URL`);
+    // A URL from configuration is no secret; echoing a bounded prefix shows the typo at once.
+    const shown = JSON.stringify(value.length > 80 ? `${value.slice(0, 80)}…` : value);
+    const hint = /^[a-z][a-z0-9+.-]*:\/\//i.test(value)
+      ? ''
+      : ' (the scheme is missing: https://…)';
+    return fail(key, `is not a valid URL: ${shown}${hint}`);
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:') fail(key, 'must be an https URL');
   if (url.protocol === 'http:' && !unsafe && !isLoopbackHost(url.hostname)) {
