@@ -7,9 +7,12 @@
  *   `node` (node10) resolution; running it proves `require()` loads the package; its own jest +
  *   ts-jest (the package.json block and test/jest-e2e.json as generated) runs a unit spec and an
  *   e2e spec against real tokens, on Node.js 20 (this process's) and on Node.js 22 (fetched from
- *   the npm registry as `node-<platform>-<arch>`).
+ *   the npm registry as `node-<platform>-<arch>`), and docs/testing.md's end-to-end spec with
+ *   the testing kit, verbatim (compared byte for byte with the docs).
  * - `esm-nest12`: an ESM NestJS 12 app (`module: nodenext`) that `import`s it, served by
- *   `node dist/main.js` and tested under vitest (unplugin-swc) on Node.js 20 and 22.
+ *   `node dist/main.js` and tested under vitest (unplugin-swc) and under jest in native ESM
+ *   (`--experimental-vm-modules`, @swc/jest, the config docs/testing.md shows) on Node.js 20
+ *   and 22; both run the docs spec with its one ESM change (`.js` on the app's own import).
  * - A clean clone of HEAD (no dist/), `npm ci`, `npm pack`: `prepack` must build, and the
  *   tarball must hold both builds.
  *
@@ -76,6 +79,14 @@ const UNWANTED = [
 ];
 
 const MINUTE = 60_000;
+
+/** The tests of docs/testing.md's end-to-end spec (`test/app.e2e-spec.ts` in both apps). */
+const DOCS_SPEC_TITLES = [
+  'Notes (e2e) lists notes for a token with notes:read (200)',
+  'Notes (e2e) refuses a token without notes:read (403)',
+  'Notes (e2e) refuses an expired token (401)',
+  'Notes (e2e) answers 503 while the issuer is down',
+];
 
 /** The jest configs of `nest new` in @nestjs/schematics 11.1.0 (application/files/ts). */
 const NEST_NEW_11_JEST = {
@@ -308,6 +319,7 @@ async function runAppTests(
   nodeBinary: string,
   args: string[],
   label: string,
+  extraEnv: Record<string, string> = {},
 ): Promise<TestReport> {
   const dir = appDirs.get(app);
   if (!dir) throw new Error(`${app} was not prepared`);
@@ -324,6 +336,7 @@ async function runAppTests(
     EXPECT_NODE_MAJOR: wanted,
     PATH: `${dirname(nodeBinary)}${delimiter}${process.env.PATH ?? ''}`,
     CI: 'true',
+    ...extraEnv,
   }).catch((error: Error) => ({ failure: error }));
   console.info(`${app}: ${args.join(' ')} on Node.js ${version.trim()} took ${seconds(started)}`);
   const parsed = JSON.parse(
@@ -661,7 +674,7 @@ describe('cjs-nest11: the nest new project’s own jest + ts-jest, config unmodi
         ['jest', '--config', './test/jest-e2e.json', '--json'],
         `jest-e2e-${name.replace(/\D/g, '')}`,
       );
-      expectAllPassed(report, 16);
+      expectAllPassed(report, 18);
       expect(passedTitles(report)).toEqual(
         expect.arrayContaining([
           'the package in a nest new NestJS 11 app runs on the Node.js major the runner asked for',
@@ -670,8 +683,8 @@ describe('cjs-nest11: the nest new project’s own jest + ts-jest, config unmodi
           'OidcAuthGuard with @UseGuards() and global: false (e2e) 403 without the scope',
           'OidcAuthGuard with @UseGuards() and global: false (e2e) 401 without a token',
           'AppModule: forRoot() with the global guard (e2e) /notes (POST) with api:write is 201',
-          'nestjs-oidc-resource/testing in a nest new NestJS 11 app (e2e) is loaded from the CommonJS build',
-          'nestjs-oidc-resource/testing in a nest new NestJS 11 app (e2e) 403 for a token without it',
+          'the package in a nest new NestJS 11 app loads nestjs-oidc-resource/testing from the CommonJS build too',
+          ...DOCS_SPEC_TITLES,
         ]),
       );
     },
@@ -679,15 +692,17 @@ describe('cjs-nest11: the nest new project’s own jest + ts-jest, config unmodi
   );
 });
 
-describe('esm-nest12: vitest with unplugin-swc', () => {
-  it.each([
+describe('esm-nest12: vitest (unplugin-swc) and jest (native ESM, @swc/jest)', () => {
+  const versions = () => [
     {
       name: `Node.js ${process.versions.node.split('.')[0]}`,
       binary: () => Promise.resolve(process.execPath),
     },
     { name: `Node.js ${OTHER_NODE.major}`, binary: () => otherNode },
-  ])(
-    '$name: `npx vitest run` calls guarded routes with real tokens',
+  ];
+
+  it.each(versions())(
+    '$name: `npx vitest run` calls guarded routes with real tokens and runs the docs spec',
     async ({ name, binary }) => {
       const report = await runAppTests(
         'esm-nest12',
@@ -695,10 +710,68 @@ describe('esm-nest12: vitest with unplugin-swc', () => {
         ['vitest', 'run', '--reporter=json'],
         `vitest-${name.replace(/\D/g, '')}`,
       );
-      expectAllPassed(report, 4);
+      expectAllPassed(report, 8);
+      expect(passedTitles(report)).toEqual(
+        expect.arrayContaining([
+          'the package in an ESM NestJS 12 app under vitest runs on the Node.js major the runner asked for',
+          ...DOCS_SPEC_TITLES,
+        ]),
+      );
     },
     10 * MINUTE,
   );
+
+  it.each(versions())(
+    '$name: jest in native ESM (`--experimental-vm-modules`) runs the docs spec',
+    async ({ name, binary }) => {
+      // Only the docs spec: package.e2e-spec.ts imports its globals from vitest. That jest runs at all
+      // shows it is in ESM mode: NestJS 12 is ESM-only, which jest's CommonJS runtime cannot load.
+      const report = await runAppTests(
+        'esm-nest12',
+        await binary(),
+        ['jest', 'test/app.e2e', '--json'],
+        `jest-esm-${name.replace(/\D/g, '')}`,
+        { NODE_OPTIONS: '--experimental-vm-modules' },
+      );
+      expectAllPassed(report, 4);
+      expect(passedTitles(report)).toEqual(DOCS_SPEC_TITLES);
+    },
+    10 * MINUTE,
+  );
+});
+
+describe('docs/testing.md', () => {
+  it('its end-to-end spec is, byte for byte, the one both apps run', async () => {
+    const docs = await readFile(join(ROOT, 'docs', 'testing.md'), 'utf8');
+    const blocks = [...docs.matchAll(/```ts\n(\/\/ test\/app\.e2e-spec\.ts\n[\s\S]*?)```\n/g)];
+    expect(blocks).toHaveLength(1);
+    const block = blocks[0]![1]!;
+    const spec = (app: AppName) => readFile(join(APPS_SRC, app, 'test', 'app.e2e-spec.ts'), 'utf8');
+    expect(await spec('cjs-nest11')).toBe(block);
+    // The changes the docs name for an ESM project: `.js` on the app's own import and on
+    // supertest's types.
+    const esm: [string, string][] = [
+      ["from './../src/app.module';", "from './../src/app.module.js';"],
+      ["from 'supertest/types';", "from 'supertest/types.js';"],
+    ];
+    let esmBlock = block;
+    for (const [from, to] of esm) {
+      expect(esmBlock.split(from)).toHaveLength(2);
+      esmBlock = esmBlock.replace(from, to);
+    }
+    expect(await spec('esm-nest12')).toBe(esmBlock);
+    // The jest config the docs give for ESM is the one the app runs.
+    const jsonBlocks = [...docs.matchAll(/```json\n([\s\S]*?)```\n/g)];
+    expect(jsonBlocks).toHaveLength(1);
+    const manifest = JSON.parse(
+      await readFile(join(APPS_SRC, 'esm-nest12', 'package.json'), 'utf8'),
+    ) as { jest: unknown };
+    expect(JSON.parse(jsonBlocks[0]![1]!)).toEqual(manifest.jest);
+    // The titles the runners are expected to report are the block's.
+    for (const title of DOCS_SPEC_TITLES) {
+      expect(block).toContain(`'${title.replace(/^Notes \(e2e\) /, '')}'`);
+    }
+  });
 });
 
 describe('the tarball', () => {

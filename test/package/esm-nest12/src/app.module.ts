@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { OidcResourceModule } from 'nestjs-oidc-resource';
 import { AppController } from './app.controller.js';
+import { NotesController } from './notes.controller.js';
 
 function env(name: string): string {
   const value = process.env[name];
@@ -19,6 +20,6 @@ function env(name: string): string {
       },
     }),
   ],
-  controllers: [AppController],
+  controllers: [AppController, NotesController],
 })
 export class AppModule {}
