@@ -12,7 +12,8 @@
  * - `esm-nest12`: an ESM NestJS 12 app (`module: nodenext`) that `import`s it, served by
  *   `node dist/main.js` and tested under vitest (unplugin-swc) and under jest in native ESM
  *   (`--experimental-vm-modules`, @swc/jest, the config docs/testing.md shows) on Node.js 20
- *   and 22; both run the docs spec with its one ESM change (`.js` on the app's own import).
+ *   and 22; both run the docs spec with the ESM changes the docs name (`.js` on the app's own
+ *   import and on `supertest/types`).
  * - A clean clone of HEAD (no dist/), `npm ci`, `npm pack`: `prepack` must build, and the
  *   tarball must hold both builds.
  *
