@@ -16,12 +16,21 @@ import { InvalidConfigurationError } from './errors/oidc-resource.error.js';
 import { OidcAuthGuard } from './guards/oidc-auth.guard.js';
 import { OidcResourceExceptionFilter } from './guards/oidc-resource-exception.filter.js';
 import type { OidcResourceModuleOptions } from './interfaces/oidc-resource-options.interface.js';
+import { IntrospectionVerifier } from './introspection/introspection-verifier.js';
+import {
+  OpaqueTokenIntrospector,
+  Rfc7662Introspector,
+} from './introspection/opaque-token-introspector.js';
+import { JwtVerifier } from './jwt/jwt-verifier.js';
 import { IssuerMetadataService } from './services/issuer-metadata.service.js';
 import { JwksService } from './services/jwks.service.js';
 import { TokenCacheService } from './services/token-cache.service.js';
 import { TokenValidationService } from './services/token-validation.service.js';
 import { UserInfoService } from './services/user-info.service.js';
 import { OidcBearerStrategy } from './strategies/oidc-bearer.strategy.js';
+import { AccessTokenVerifier } from './token/access-token-verifier.js';
+import { CachingVerifier } from './token/caching-verifier.js';
+import { FormatRouter } from './token/format-router.js';
 import { systemClock } from './utils/clock.js';
 import { resolveOptions } from './utils/resolve-options.js';
 
@@ -58,6 +67,12 @@ const resolvedOptionsProvider: Provider = {
     IssuerMetadataService,
     JwksService,
     TokenCacheService,
+    // Validation, outermost first: cache, then format routing, then the two ways to check.
+    CachingVerifier,
+    { provide: AccessTokenVerifier, useClass: FormatRouter },
+    JwtVerifier,
+    IntrospectionVerifier,
+    { provide: OpaqueTokenIntrospector, useClass: Rfc7662Introspector },
     TokenValidationService,
     UserInfoService,
     OidcBearerStrategy,

@@ -159,3 +159,8 @@ export function checkNotIdToken(claims: Record<string, unknown>, requireClient: 
     );
   }
 }
+
+/** A `token_type` that names an access token (RFC 6750 bearer, RFC 9449 DPoP), any case. */
+export function isAccessTokenType(value: unknown): boolean {
+  return typeof value === 'string' && /^(bearer|dpop)$/i.test(value);
+}

@@ -1,0 +1,71 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { OIDC_RESOURCE_CLOCK, OIDC_RESOURCE_RESOLVED_OPTIONS } from '../oidc-resource.constants.js';
+import { InvalidRequestError, TokenExpiredError } from '../errors/oidc-resource.error.js';
+import type { AuthenticatedPrincipal } from '../interfaces/authenticated-principal.interface.js';
+import { TokenCacheService } from '../services/token-cache.service.js';
+import { refuse } from '../utils/claim-rules.js';
+import type { Clock } from '../utils/clock.js';
+import { isExpired, materializePrincipal } from '../utils/principal.js';
+import type { ResolvedOidcResourceOptions } from '../utils/resolve-options.js';
+import { SingleFlight } from '../utils/single-flight.js';
+import { AccessTokenVerifier } from './access-token-verifier.js';
+import { errorFor, isCachedOutcome, refusalFor, type CachedOutcome } from './cached-outcome.js';
+import { toSnapshot } from './snapshot.js';
+
+/**
+ * Remembers verdicts in front of the verifier it wraps: the memory tier, then the shared stores,
+ * then one verification per token however many requests wait for it. Valid tokens are kept until,
+ * at the latest, they expire; refusals for `cache.negativeTtl`; outages never.
+ */
+@Injectable()
+export class CachingVerifier {
+  private readonly flight = new SingleFlight<CachedOutcome>();
+  /** Vets outcomes read back from shared stores. */
+  private readonly acceptCached = (value: unknown): value is CachedOutcome =>
+    isCachedOutcome(value, this.options.issuer);
+
+  constructor(
+    @Inject(OIDC_RESOURCE_RESOLVED_OPTIONS) private readonly options: ResolvedOidcResourceOptions,
+    @Inject(OIDC_RESOURCE_CLOCK) private readonly clock: Clock,
+    private readonly cache: TokenCacheService,
+    private readonly verifier: AccessTokenVerifier,
+  ) {}
+
+  /** The principal of a token, from the cache when it can be. */
+  async principal(token: string): Promise<AuthenticatedPrincipal> {
+    if (typeof token !== 'string' || token.length === 0) {
+      throw new InvalidRequestError('The access token is empty', { reason: 'empty_token' });
+    }
+    if (token.length > this.options.maxTokenLength) {
+      throw refuse('too_long', 'The access token is too long');
+    }
+    const key = TokenCacheService.keyFor('token', token);
+    // A memory hit is read synchronously: no await before the answer on the hot path.
+    const outcome =
+      this.cache.peek<CachedOutcome>(key) ??
+      (await this.cache.getShared(key, this.acceptCached)) ??
+      (await this.flight.run(key, () => this.verifyAndCache(token, key)));
+    if (!outcome.ok) throw errorFor(outcome);
+    if (isExpired(outcome.principal, this.clock(), this.options.clockTolerance)) {
+      void this.cache.delete(key);
+      throw new TokenExpiredError();
+    }
+    return materializePrincipal(outcome.principal, token);
+  }
+
+  private async verifyAndCache(token: string, key: string): Promise<CachedOutcome> {
+    let outcome: CachedOutcome;
+    try {
+      const principal = toSnapshot(await this.verifier.verify(token), this.options);
+      outcome = { ok: true, principal };
+      const lifetime = principal.exp === undefined ? Infinity : principal.exp - this.clock();
+      await this.cache.set(key, outcome, Math.min(this.options.cache.ttl, lifetime));
+    } catch (error) {
+      const refusal = refusalFor(error);
+      if (!refusal) throw error; // issuer_unavailable and the like are never cached
+      outcome = refusal;
+      await this.cache.set(key, outcome, this.options.cache.negativeTtl);
+    }
+    return outcome;
+  }
+}
