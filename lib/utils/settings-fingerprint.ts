@@ -1,31 +1,71 @@
 import { createHash } from 'node:crypto';
 import type { ResolvedOidcResourceOptions } from './resolve-options.js';
 
+type Resolved = ResolvedOidcResourceOptions;
+type IntrospectionSettings = NonNullable<Resolved['introspection']>;
+
+/** Why an option is left out of the fingerprint: it never changes a verdict or a principal. */
+type Excluded = { excluded: string };
+
+/** How an option enters the fingerprint (order-free values are sorted), or why it does not. */
+type Table<T> = { [K in keyof T]-?: ((value: T[K]) => unknown) | Excluded };
+
+const asIs = <T>(value: T) => value;
+const orNull = <T>(value: T | undefined) => value ?? null;
+const sorted = (list: readonly string[]) => [...list].sort();
+
+/**
+ * Every resolved option, in or out: the compiler refuses a new option until it is placed, and
+ * the order of the included ones is the order of the hashed document.
+ */
+export const FINGERPRINT_OPTIONS: Table<Resolved> = {
+  issuer: asIs,
+  audiences: (audiences) => (audiences === false ? false : sorted(audiences)),
+  tokenFormat: asIs,
+  algorithms: sorted,
+  jwksUri: orNull,
+  clockTolerance: asIs,
+  requireJwtAccessTokenType: asIs,
+  // Where scopes and roles are read changes what a cached principal grants.
+  scopeClaims: asIs,
+  roleClaims: asIs,
+  introspection: (introspection) =>
+    introspection ? pick(introspection, FINGERPRINT_INTROSPECTION) : null,
+  cache: { excluded: 'how long and where outcomes are kept, not what they are' },
+  userInfo: { excluded: 'UserInfo answers are cached apart, under their own key namespace' },
+  global: { excluded: 'which routes are guarded, not what a token is worth' },
+  realm: { excluded: 'only the text of a challenge' },
+  allowQueryToken: { excluded: 'where a token is read, checked before the cache' },
+  maxTokenLength: { excluded: 'checked on every request, before the cache is consulted' },
+  httpTimeout: { excluded: 'a timeout is an outage, and outages are never cached' },
+  unsafeAllowInsecureIssuer: { excluded: 'checked once, when the options are resolved' },
+};
+
+/** The introspection settings, in or out, like the top-level ones. */
+export const FINGERPRINT_INTROSPECTION: Table<IntrospectionSettings> = {
+  clientId: asIs,
+  authMethod: asIs,
+  endpoint: orNull,
+  allowUntypedResponses: asIs,
+  clientSecret: { excluded: 'a secret; a wrong one is an outage, never cached' },
+  privateKey: { excluded: 'a secret; a wrong one is an outage, never cached' },
+};
+
+function pick<T extends object>(value: T, table: Table<T>): Record<string, unknown> {
+  const picked: Record<string, unknown> = {};
+  for (const [key, rule] of Object.entries(table) as [keyof T & string, unknown][]) {
+    if (typeof rule === 'function') picked[key] = (rule as (v: unknown) => unknown)(value[key]);
+  }
+  return picked;
+}
+
 /** What decides a token's outcome; entries written under other settings must not be reused. */
 export function settingsFingerprint(options: ResolvedOidcResourceOptions): string {
-  const introspection = options.introspection;
   const settings = {
     // 2: refusals carry a reason, and ID tokens are refused in more shapes.
     // 3: principals carry roles; malformed scope claims grant nothing instead of refusing.
     v: 3,
-    issuer: options.issuer,
-    audiences: options.audiences === false ? false : [...options.audiences].sort(),
-    tokenFormat: options.tokenFormat,
-    algorithms: [...options.algorithms].sort(),
-    jwksUri: options.jwksUri ?? null,
-    clockTolerance: options.clockTolerance,
-    requireJwtAccessTokenType: options.requireJwtAccessTokenType,
-    // Where scopes and roles are read changes what a cached principal grants.
-    scopeClaims: options.scopeClaims,
-    roleClaims: options.roleClaims,
-    introspection: introspection
-      ? {
-          clientId: introspection.clientId,
-          authMethod: introspection.authMethod,
-          endpoint: introspection.endpoint ?? null,
-          allowUntypedResponses: introspection.allowUntypedResponses,
-        }
-      : null,
+    ...pick(options, FINGERPRINT_OPTIONS),
   };
   return createHash('sha256').update(JSON.stringify(settings)).digest('base64url').slice(0, 16);
 }
