@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * Token-cache benchmark (issue 4). Not a test: it reports, it does not assert.
+ * Token-cache benchmark. Not a test: it reports, it does not assert.
  *
  *   npm run build && node --expose-gc bench/cache-memory.mjs
  *

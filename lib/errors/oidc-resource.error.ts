@@ -1,5 +1,6 @@
 /**
- * Stable error codes. `status` is the HTTP status that `API.md`'s response table gives.
+ * Stable error codes, safe to branch on: messages may improve, codes do not change. `status` is
+ * the HTTP status the guard answers with for each.
  */
 export type OidcResourceErrorCode =
   | 'token_missing'
