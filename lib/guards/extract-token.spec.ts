@@ -112,6 +112,20 @@ describe('extractToken', () => {
       ).toEqual({});
     });
 
+    it('ignores another header of the same length (Cache-Control: Bearer …)', () => {
+      // "Cache-Control" has 13 characters, as "Authorization" does: only the name decides.
+      expect(
+        extractToken(request([['Cache-Control', `Bearer ${TOKEN}`]]), undefined, false),
+      ).toEqual({});
+    });
+
+    it.each(['Basic dXNlcjpwYXNz', `Digest username="u", response="${TOKEN}"`, `DPoP ${TOKEN}`])(
+      'finds no bearer token in another scheme: %s',
+      (value) => {
+        expect(extractToken(request([['Authorization', value]]), undefined, false)).toEqual({});
+      },
+    );
+
     it('never puts the token into an error message', () => {
       const secret = 'secret-token-value';
       const cases = [
@@ -255,6 +269,22 @@ describe('extractToken', () => {
           false,
         ),
       );
+    });
+
+    it('is a token transmission with parameters on the content type (; charset=) in any case', () => {
+      const header: [string, string][] = [['authorization', `Bearer ${TOKEN}`]];
+      for (const type of [
+        'application/x-www-form-urlencoded; charset=UTF-8',
+        'Application/X-WWW-Form-Urlencoded;charset=utf-8',
+      ]) {
+        const result = extractToken(
+          request(header, '/api/read', type),
+          { access_token: 'x' },
+          false,
+        );
+        expectInvalid(result);
+        expect(result.error!.reason).toBe('token_sent_twice');
+      }
     });
 
     it('is not a token transmission when the body is not form-encoded (JSON)', () => {
