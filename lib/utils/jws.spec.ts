@@ -7,7 +7,7 @@ import {
   type JsonWebKey,
   type KeyObject,
 } from 'node:crypto';
-import { CompactSign, compactVerify, importJWK } from 'jose';
+import { CompactSign, compactVerify, exportJWK, importJWK } from 'jose';
 import { SUPPORTED_ALGORITHMS } from '../oidc-resource.constants.js';
 import {
   importPrivateKey,
@@ -123,6 +123,13 @@ describe('verifyJwsSignature (node:crypto) against jose-signed tokens', () => {
       ).toBe(false);
   });
 
+  it('answers false, never throws, when OpenSSL refuses the key outright', () => {
+    // A key object that passes the type checks but that node:crypto cannot use: the failure
+    // must close (false), not escape as an exception from the per-request path.
+    const fake = { type: 'public', asymmetricKeyType: 'rsa' } as unknown as KeyObject;
+    expect(verifyJwsSignature('RS256', fake, 'e30.e30', Buffer.alloc(256))).toBe(false);
+  });
+
   it('matches RSA-PSS with the salt length of the digest, as jose signs it', async () => {
     const input = 'eyJhbGciOiJQUzI1NiJ9.e30';
     const key = rsa.publicKey;
@@ -140,8 +147,12 @@ describe('importPublicJwk', () => {
     for (const alg of Object.keys(keyFor)) {
       const jwk = { ...jwkOf(keyFor[alg]!.publicKey), kid: 'k', use: 'sig', alg };
       const ours = importPublicJwk(jwk, alg);
-      await expect(importJWK(jwk, alg)).resolves.toBeDefined();
+      const theirs = await importJWK(jwk, alg, { extractable: true });
       expect(ours.type).toBe('public');
+      // Same key material as jose's import, and as the JWK itself (no member dropped or altered).
+      const material = ours.export({ format: 'jwk' });
+      expect(await exportJWK(theirs as CryptoKey)).toMatchObject(material);
+      expect(material).toEqual(jwkOf(keyFor[alg]!.publicKey));
     }
   });
 
