@@ -27,7 +27,8 @@ import {
   type AuthorizationServer,
   type SigningJwk,
 } from '../fixtures/authorization-server.js';
-import { attackerKeys, forgeByHand } from '../fixtures/tokens.js';
+import { faults, startFaultServer, type FaultServer } from '../fixtures/fault-server.js';
+import { forgeByHand } from '../fixtures/tokens.js';
 
 /** A private signing JWK of any kind, as oidc-provider takes it (`alg`/`use` optional). */
 function privateJwk(
@@ -233,6 +234,47 @@ describe('JWKS key selection', () => {
       signedWith(EXTRA.es384, 'ES384', { header: { kid: EXTRA.es512.kid } }),
       'kid_unknown',
     );
+  });
+});
+
+describe('JWK members oidc-provider never publishes (a JWKS served by the fault server)', () => {
+  let fault: FaultServer;
+  beforeAll(async () => {
+    fault = await startFaultServer();
+  });
+  afterAll(async () => {
+    await fault?.close();
+  });
+
+  /** The AS's public keys, the k1-rs256 key changed by `change` (`undefined` removes a member). */
+  async function serviceWith(change: Record<string, unknown>): Promise<TokenValidationService> {
+    const keys = as.jwks.keys.map((k) => {
+      if (k.kid !== 'k1-rs256') return k;
+      const out: Record<string, unknown> = { ...k, ...change };
+      for (const [name, value] of Object.entries(out)) if (value === undefined) delete out[name];
+      return out;
+    });
+    const path = `/keys-${Math.random().toString(36).slice(2)}`;
+    fault.route(path, faults.json({ keys }));
+    return build({ jwksUri: fault.url(path) });
+  }
+  const token = () =>
+    signedWith(
+      as.keys.find((k) => k.kid === 'k1-rs256')!,
+      'RS256',
+    );
+
+  it('a key without use or alg verifies', async () => {
+    await expectAccepted(await serviceWith({ use: undefined, alg: undefined }), token());
+  });
+
+  it('a key whose key_ops include verify verifies', async () => {
+    await expectAccepted(await serviceWith({ key_ops: ['verify'] }), token());
+  });
+
+  it('a key whose key_ops leave out verify, or meant for encryption, is not a match', async () => {
+    await expectRefused(await serviceWith({ key_ops: ['sign'] }), token(), 'kid_unknown');
+    await expectRefused(await serviceWith({ use: 'enc' }), token(), 'kid_unknown');
   });
 });
 
