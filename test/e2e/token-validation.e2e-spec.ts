@@ -18,6 +18,7 @@ import {
   type AuthenticatedPrincipal,
   type Clock,
   type OidcResourceErrorCode,
+  type OidcResourceErrorReason,
   type OidcResourceModuleOptions,
 } from '../../lib/index.js';
 import {
@@ -123,13 +124,19 @@ async function rejection(promise: Promise<unknown>): Promise<OidcResourceError> 
   throw new Error(`expected a rejection, got ${JSON.stringify(value)}`);
 }
 
-/** Asserts `validate(token)` fails with `code` (and the status API.md gives it), without echoing the token. */
+/**
+ * Asserts `validate(token)` fails with `code` (and the status API.md gives it) and, when given, by
+ * the rule `reason` names, without echoing the token.
+ */
 async function expectCode(
   service: TokenValidationService,
   token: string,
   code: OidcResourceErrorCode,
+  reason?: OidcResourceErrorReason,
 ): Promise<OidcResourceError> {
   const error = await rejection(service.validate(token));
+  // Which rule refused, not only that something did: a later check could hide a missing one.
+  if (reason !== undefined) expect(error.reason).toBe(reason);
   expect({ code: error.code, status: error.status, message: error.message }).toEqual({
     code,
     status: OIDC_ERROR_STATUS[code],
@@ -360,7 +367,7 @@ describe('JWT access tokens', () => {
     });
     // client_id is REQUIRED by RFC 9068, so azp only matters with requireJwtAccessTokenType: false.
     const azp = await forgeAccessToken(as, { claims: { client_id: undefined, azp: 'the-azp' } });
-    await expectCode(service, azp, 'invalid_token');
+    await expectCode(service, azp, 'invalid_token', 'claim_missing');
     const relaxed = await build({ requireJwtAccessTokenType: false });
     await expect(relaxed.validate(azp)).resolves.toMatchObject({ clientId: 'the-azp' });
   });
@@ -377,18 +384,29 @@ describe('JWT access tokens', () => {
     it.each([undefined, 'JWT', 'jwt', 'dpop+jwt', 'token-introspection+jwt', 'logout+jwt', ''])(
       'typ %p → invalid_token',
       async (typ) => {
-        await expectCode(service, await forgeAccessToken(as, { header: { typ } }), 'invalid_token');
+        await expectCode(
+          service,
+          await forgeAccessToken(as, { header: { typ } }),
+          'invalid_token',
+          'typ_not_accepted',
+        );
       },
     );
   });
 
   it('ID tokens are rejected: aud = client, aud = API, no typ', async () => {
-    await expectCode(service, await idToken(as), 'invalid_token');
-    await expectCode(service, await idToken(as, { claims: { aud: API } }), 'invalid_token');
+    await expectCode(service, await idToken(as), 'invalid_token', 'typ_not_accepted');
+    await expectCode(
+      service,
+      await idToken(as, { claims: { aud: API } }),
+      'invalid_token',
+      'typ_not_accepted',
+    );
     await expectCode(
       service,
       await idToken(as, { claims: { aud: API }, header: { typ: undefined } }),
       'invalid_token',
+      'typ_not_accepted',
     );
     // Even with every RFC 9068 claim added, typ JWT keeps it out.
     await expectCode(
@@ -397,6 +415,7 @@ describe('JWT access tokens', () => {
         claims: { aud: API, client_id: 'web-app', jti: crypto.randomUUID(), scope: 'api:read' },
       }),
       'invalid_token',
+      'typ_not_accepted',
     );
   });
 
@@ -412,6 +431,7 @@ describe('JWT access tokens', () => {
         service,
         await wrongIssuerToken(as, make(as.issuer) as string),
         'invalid_token',
+        'iss_mismatch',
       );
     });
     it('missing → invalid_token', async () => {
@@ -419,6 +439,7 @@ describe('JWT access tokens', () => {
         service,
         await forgeAccessToken(as, { claims: { iss: undefined } }),
         'invalid_token',
+        'claim_missing',
       );
     });
   });
@@ -439,6 +460,7 @@ describe('JWT access tokens', () => {
         service,
         await forgeAccessToken(as, { claims: { aud: undefined } }),
         'invalid_token',
+        'claim_missing',
       );
     });
     it('a real AS token for another resource → invalid_token', async () => {
@@ -446,6 +468,7 @@ describe('JWT access tokens', () => {
         service,
         await as.clientCredentials({ clientId: CLIENTS.ccJwt.id, resource: OTHER_API }),
         'invalid_token',
+        'aud_mismatch',
       );
     });
     it('an array that contains the API → accepted, audience lists both', async () => {
@@ -457,7 +480,7 @@ describe('JWT access tokens', () => {
       await expect(
         multi.validate(await as.clientCredentials({ resource: OTHER_API })),
       ).resolves.toMatchObject({ audience: [OTHER_API] });
-      await expectCode(multi, await as.clientCredentials(), 'invalid_token');
+      await expectCode(multi, await as.clientCredentials(), 'invalid_token', 'aud_mismatch');
     });
   });
 
@@ -465,13 +488,13 @@ describe('JWT access tokens', () => {
     it('one flipped bit in a real token → invalid_token', async () => {
       const token = await as.clientCredentials();
       await expect(service.validate(token)).resolves.toBeDefined();
-      await expectCode(service, corruptSignature(token), 'invalid_token');
+      await expectCode(service, corruptSignature(token), 'invalid_token', 'signature_invalid');
     });
     it('one changed character of the signature segment → invalid_token', async () => {
       const token = await as.clientCredentials();
       const i = token.length - 10;
       const flipped = `${token.slice(0, i)}${token[i] === 'A' ? 'B' : 'A'}${token.slice(i + 1)}`;
-      await expectCode(service, flipped, 'invalid_token');
+      await expectCode(service, flipped, 'invalid_token', 'signature_invalid');
     });
     it('payload altered (more scopes), original signature kept → invalid_token', async () => {
       const token = await as.clientCredentials();
@@ -479,6 +502,7 @@ describe('JWT access tokens', () => {
         service,
         tamperToken(token, { claims: { scope: 'api:read api:write admin' } }),
         'invalid_token',
+        'signature_invalid',
       );
     });
     it('header altered (kid kept, typ changed), original signature kept → invalid_token', async () => {
@@ -487,34 +511,42 @@ describe('JWT access tokens', () => {
         service,
         tamperToken(token, { header: { typ: 'application/at+jwt' } }),
         'invalid_token',
+        'signature_invalid',
       );
     });
     it('signed by an attacker key with the AS kid → invalid_token', async () => {
-      await expectCode(service, await foreignKeyToken(as), 'invalid_token');
+      await expectCode(service, await foreignKeyToken(as), 'invalid_token', 'signature_invalid');
     });
     it('signature stripped → invalid_token', async () => {
       const token = await as.clientCredentials();
-      await expectCode(service, token.slice(0, token.lastIndexOf('.') + 1), 'invalid_token');
+      await expectCode(
+        service,
+        token.slice(0, token.lastIndexOf('.') + 1),
+        'invalid_token',
+        'malformed',
+      );
     });
   });
 
   it.each(['none', 'None', 'NONE', 'nOnE'])('alg %s → invalid_token', async (alg) => {
-    await expectCode(service, algNoneToken(as, alg), 'invalid_token');
+    await expectCode(service, algNoneToken(as, alg), 'invalid_token', 'alg_not_allowed');
     await expectCode(
       service,
       algNoneToken(as, alg, { header: { kid: asSigningKey(as).kid } }),
       'invalid_token',
+      'alg_not_allowed',
     );
   });
 
   it.each(['spki-pem', 'pkcs1-pem', 'jwks-json', 'der', 'jwk-n'] satisfies ConfusionSecret[])(
     'HS256 keyed with the AS public key (%s) → invalid_token',
     async (kind) => {
-      await expectCode(service, hs256ConfusionToken(as, kind), 'invalid_token');
+      await expectCode(service, hs256ConfusionToken(as, kind), 'invalid_token', 'alg_not_allowed');
       await expectCode(
         service,
         hs256ConfusionToken(as, kind, { header: { alg: 'HS512' } }),
         'invalid_token',
+        'alg_not_allowed',
       );
     },
   );
@@ -522,7 +554,7 @@ describe('JWT access tokens', () => {
   it('PS256 signed with the key the JWKS labels RS256 → invalid_token', async () => {
     const token = await forgeAccessToken(as, { header: { alg: 'PS256' } });
     expect(decodeJws(token).header).toMatchObject({ alg: 'PS256', kid: 'k1-rs256' });
-    await expectCode(service, token, 'invalid_token');
+    await expectCode(service, token, 'invalid_token', 'kid_unknown');
   });
 
   it.each(['ES384', 'ES512', 'RS384', 'RS512'])(
@@ -532,7 +564,7 @@ describe('JWT access tokens', () => {
       const token = alg.startsWith('ES')
         ? forgeByHand(as, { key: ec, header: { alg, kid: ec.kid }, alg })
         : forgeByHand(as, { header: { alg }, alg });
-      await expectCode(service, token, 'invalid_token');
+      await expectCode(service, token, 'invalid_token', 'alg_not_allowed');
     },
   );
 
@@ -550,16 +582,19 @@ describe('JWT access tokens', () => {
         service,
         await forgeAccessToken(as, { claims: { exp: undefined } }),
         'invalid_token',
+        'claim_missing',
       );
       await expectCode(
         service,
         await forgeAccessToken(as, { claims: { exp: '9999999999' } }),
         'invalid_token',
+        'claim_malformed',
       );
       await expectCode(
         service,
         await forgeAccessToken(as, { claims: { exp: null } }),
         'invalid_token',
+        'claim_malformed',
       );
     });
     it('nbf in the future → invalid_token; in the past → accepted', async () => {
@@ -567,6 +602,7 @@ describe('JWT access tokens', () => {
         service,
         await forgeAccessToken(as, { claims: { nbf: nowSeconds() + 600 } }),
         'invalid_token',
+        'not_yet_valid',
       );
       await expect(
         service.validate(await forgeAccessToken(as, { claims: { nbf: nowSeconds() - 10 } })),
@@ -578,6 +614,7 @@ describe('JWT access tokens', () => {
         service,
         await forgeAccessToken(as, { claims: { iat: now + 3600, exp: now + 3900 } }),
         'invalid_token',
+        'iat_in_future',
       );
       await expect(
         service.validate(await forgeAccessToken(as, { claims: { iat: now + 10 } })),
@@ -586,6 +623,7 @@ describe('JWT access tokens', () => {
         service,
         await forgeAccessToken(as, { claims: { iat: 'yesterday' } }),
         'invalid_token',
+        'claim_malformed',
       );
     });
     it('a real token with a 2 s lifetime is refused once the injected clock passes exp + tolerance', async () => {
@@ -605,6 +643,7 @@ describe('JWT access tokens', () => {
         service,
         await forgeAccessToken(as, { claims: { [claim]: undefined } }),
         'invalid_token',
+        'claim_missing',
       );
     },
   );
@@ -627,12 +666,19 @@ describe('JWT access tokens', () => {
         relaxed,
         await forgeAccessToken(as, { header: { typ: 'JWT' }, claims: { nonce: 'n-0S6_WzA2Mj' } }),
         'invalid_token',
+        'id_token',
       );
-      await expectCode(relaxed, await idToken(as, { claims: { aud: API } }), 'invalid_token');
+      await expectCode(
+        relaxed,
+        await idToken(as, { claims: { aud: API } }),
+        'invalid_token',
+        'id_token',
+      );
       await expectCode(
         relaxed,
         await idToken(as, { claims: { aud: API }, header: { typ: undefined } }),
         'invalid_token',
+        'id_token',
       );
     });
     it('other JWT kinds (dpop+jwt, logout+jwt) → invalid_token', async () => {
@@ -640,11 +686,13 @@ describe('JWT access tokens', () => {
         relaxed,
         await forgeAccessToken(as, { header: { typ: 'dpop+jwt' } }),
         'invalid_token',
+        'typ_not_accepted',
       );
       await expectCode(
         relaxed,
         await forgeAccessToken(as, { header: { typ: 'logout+jwt' } }),
         'invalid_token',
+        'typ_not_accepted',
       );
     });
     it('aud is still checked', async () => {
@@ -652,11 +700,13 @@ describe('JWT access tokens', () => {
         relaxed,
         await forgeAccessToken(as, { header: { typ: 'JWT' }, claims: { aud: 'web-app' } }),
         'invalid_token',
+        'aud_mismatch',
       );
       await expectCode(
         relaxed,
         await forgeAccessToken(as, { header: { typ: 'JWT' }, claims: { aud: undefined } }),
         'invalid_token',
+        'claim_missing',
       );
     });
   });
@@ -664,24 +714,31 @@ describe('JWT access tokens', () => {
   it('unknown crit header → invalid_token', async () => {
     const token = critHeaderToken(as);
     expect(decodeJws(token).header).toMatchObject({ crit: ['urn:x'] });
-    await expectCode(service, token, 'invalid_token');
-    await expectCode(service, critHeaderToken(as, { b64: false }), 'invalid_token');
+    await expectCode(service, token, 'invalid_token', 'crit_not_supported');
+    await expectCode(
+      service,
+      critHeaderToken(as, { b64: false }),
+      'invalid_token',
+      'crit_not_supported',
+    );
   });
 
   it('embedded jwk / jku / x5u are ignored: refused, and the attacker URL gets 0 requests', async () => {
     const jku = fault.url('/attacker/jwks');
     fault.route('/attacker/jwks', faults.json({ keys: [attackerKeys().rsa.publicJwk] }));
     fault.route('/attacker/x5u', faults.text('-----BEGIN CERTIFICATE-----'));
-    await expectCode(service, await embeddedJwkToken(as, jku), 'invalid_token');
+    await expectCode(service, await embeddedJwkToken(as, jku), 'invalid_token', 'kid_unknown');
     await expectCode(
       service,
       await embeddedJwkToken(as, jku, { header: { kid: asSigningKey(as).kid } }),
       'invalid_token',
+      'signature_invalid',
     );
     await expectCode(
       service,
       await embeddedJwkToken(as, jku, { header: { kid: undefined } }),
       'invalid_token',
+      'signature_invalid',
     );
     await expectCode(
       service,
@@ -690,6 +747,7 @@ describe('JWT access tokens', () => {
         header: { kid: 'x5u-key', x5u: fault.url('/attacker/x5u') },
       }),
       'invalid_token',
+      'kid_unknown',
     );
     expect(fault.hits.total).toBe(0);
   });
@@ -698,14 +756,19 @@ describe('JWT access tokens', () => {
     const token = await jweShapedToken(as);
     expect(token.split('.')).toHaveLength(5);
     as.resetHits();
-    await expectCode(service, token, 'invalid_token');
+    await expectCode(service, token, 'invalid_token', 'encrypted');
     expect(as.hits.get('/token/introspection')).toBe(0);
   });
 
   it('a.b.c.d → invalid_token without introspection; token_inactive at the AS with it', async () => {
     const jwtOnly = await build();
-    await expectCode(jwtOnly, 'a.b.c.d', 'invalid_token');
-    await expectCode(jwtOnly, 'aaaa.bbbb.cccc.dddd', 'invalid_token');
+    await expectCode(jwtOnly, 'a.b.c.d', 'invalid_token', 'introspection_not_configured');
+    await expectCode(
+      jwtOnly,
+      'aaaa.bbbb.cccc.dddd',
+      'invalid_token',
+      'introspection_not_configured',
+    );
     await expectCode(service, 'aaaa.bbbb.cccc.dddd', 'token_inactive');
   });
 
@@ -714,12 +777,12 @@ describe('JWT access tokens', () => {
     const big = await oversizedToken(as, 8193);
     expect(big.length).toBeGreaterThan(8192);
     as.resetHits();
-    await expectCode(fresh, big, 'invalid_token');
-    await expectCode(fresh, 'x'.repeat(8193), 'invalid_token');
+    await expectCode(fresh, big, 'invalid_token', 'too_long');
+    await expectCode(fresh, 'x'.repeat(8193), 'invalid_token', 'too_long');
     expect(as.hits.total).toBe(0);
     // Custom limit.
     const small = await build({ maxTokenLength: 64 });
-    await expectCode(small, await as.clientCredentials(), 'invalid_token');
+    await expectCode(small, await as.clientCredentials(), 'invalid_token', 'too_long');
     expect(as.hits.get('/jwks')).toBe(0);
     expect(as.hits.get('/.well-known/openid-configuration')).toBe(0);
   });
@@ -732,22 +795,28 @@ describe('JWT access tokens', () => {
       ['empty', ''],
       ['__proto__', '__proto__'],
     ])('%s → invalid_token', async (_name, kid) => {
-      await expectCode(service, await unknownKidToken(as, kid), 'invalid_token');
+      await expectCode(service, await unknownKidToken(as, kid), 'invalid_token', 'kid_unknown');
     });
     it('non-string kid → invalid_token', async () => {
       await expectCode(
         service,
         forgeByHand(as, { key: attackerKeys().rsa.privateKey, header: { kid: { $ne: 1 } } }),
         'invalid_token',
+        'malformed',
       );
-      await expectCode(service, forgeByHand(as, { header: { kid: 42 } }), 'invalid_token');
+      await expectCode(
+        service,
+        forgeByHand(as, { header: { kid: 42 } }),
+        'invalid_token',
+        'malformed',
+      );
     });
     it('10 KB kid → invalid_token (length limit, and with a raised limit the kid check)', async () => {
       const kid = 'k'.repeat(10 * 1024);
-      await expectCode(service, await unknownKidToken(as, kid), 'invalid_token');
+      await expectCode(service, await unknownKidToken(as, kid), 'invalid_token', 'too_long');
       const roomy = await build({ maxTokenLength: 65536 });
-      await expectCode(roomy, await unknownKidToken(as, kid), 'invalid_token');
-      await expectCode(roomy, forgeByHand(as, { header: { kid } }), 'invalid_token');
+      await expectCode(roomy, await unknownKidToken(as, kid), 'invalid_token', 'malformed');
+      await expectCode(roomy, forgeByHand(as, { header: { kid } }), 'invalid_token', 'malformed');
     });
   });
 });
@@ -817,7 +886,12 @@ describe('key rotation without restart', () => {
     expect(jwksGets()).toBe(1);
     // Sequential, still within the cooldown: no more.
     for (let i = 0; i < 5; i += 1)
-      await expectCode(service, await unknownKidToken(target, `bogus-c${i}`), 'invalid_token');
+      await expectCode(
+        service,
+        await unknownKidToken(target, `bogus-c${i}`),
+        'invalid_token',
+        'kid_unknown',
+      );
     expect(jwksGets()).toBe(1);
   });
 
@@ -836,7 +910,7 @@ describe('key rotation without restart', () => {
     await expect(service.validate(oldKidToken)).resolves.toBeDefined();
     expect(jwksGets()).toBe(0);
     clock.advance(11 * 60_000);
-    await expectCode(service, oldKidToken, 'invalid_token');
+    await expectCode(service, oldKidToken, 'invalid_token', 'kid_unknown');
     expect(jwksGets()).toBeGreaterThanOrEqual(1);
     expect(jwksGets()).toBeLessThanOrEqual(2);
     await expect(service.validate(newKidToken)).resolves.toBeDefined();
@@ -869,13 +943,18 @@ describe('key rotation without restart', () => {
       clock.advance(11 * 60_000);
       await expect(service.validate(known)).resolves.toBeDefined();
       // And the outage is not confused with an invalid signature.
-      await expectCode(service, corruptSignature(known), 'invalid_token');
+      await expectCode(service, corruptSignature(known), 'invalid_token', 'signature_invalid');
     } finally {
       rotating.restoreHandler();
     }
     // Back up: after the cooldown an unknown kid gets a real fetch and a definite answer again.
     clock.advance(31_000);
-    await expectCode(service, await unknownKidToken(target, 'after-recovery'), 'invalid_token');
+    await expectCode(
+      service,
+      await unknownKidToken(target, 'after-recovery'),
+      'invalid_token',
+      'kid_unknown',
+    );
   });
 });
 
@@ -1039,11 +1118,12 @@ describe('introspection', () => {
     expect(answer).toMatchObject({ active: true });
     expect(answer.aud).toBeUndefined();
     expect(answer.token_type).toBeUndefined();
-    await expectCode(service, refresh, 'invalid_token');
+    await expectCode(service, refresh, 'invalid_token', 'untyped_introspection');
     await expectCode(
       service,
       await as.mintRefreshToken({ resource: null, scope: 'openid offline_access' }),
       'invalid_token',
+      'untyped_introspection',
     );
   });
 
@@ -1070,7 +1150,7 @@ describe('introspection', () => {
       resource: OTHER_API,
     });
     expect(await as.introspect(token)).toMatchObject({ active: true, aud: OTHER_API });
-    await expectCode(service, token, 'invalid_token');
+    await expectCode(service, token, 'invalid_token', 'aud_mismatch');
   });
 
   it('with audience: false an audience-less token still needs an access-token token_type', async () => {
@@ -1080,14 +1160,14 @@ describe('introspection', () => {
         await as.clientCredentials({ clientId: CLIENTS.ccOpaque.id, resource: OTHER_API }),
       ),
     ).resolves.toBeDefined();
-    await expectCode(open, await as.mintRefreshToken(), 'invalid_token');
+    await expectCode(open, await as.mintRefreshToken(), 'invalid_token', 'untyped_introspection');
   });
 
   it("tokenFormat 'auto': a JWT is never introspected", async () => {
     const jwt = await as.clientCredentials();
     as.resetHits();
     await service.validate(jwt);
-    await expectCode(service, await foreignKeyToken(as), 'invalid_token');
+    await expectCode(service, await foreignKeyToken(as), 'invalid_token', 'signature_invalid');
     await expectCode(service, await expiredToken(as), 'token_expired');
     expect(as.hits.get('/token/introspection')).toBe(0);
   });
@@ -1096,7 +1176,7 @@ describe('introspection', () => {
     const opaqueOnly = await build({ tokenFormat: 'opaque', introspection: introspectionBasic });
     const jwt = await as.clientCredentials();
     as.resetHits();
-    await expectCode(opaqueOnly, jwt, 'invalid_token');
+    await expectCode(opaqueOnly, jwt, 'invalid_token', 'unsupported_token_type');
     expect(as.hits.get('POST /token/introspection')).toBe(1);
     expect(as.hits.get('/jwks')).toBe(0);
   });
@@ -1105,7 +1185,7 @@ describe('introspection', () => {
     const jwtOnly = await build({ tokenFormat: 'jwt', introspection: introspectionBasic });
     const token = await as.clientCredentials({ clientId: CLIENTS.ccOpaque.id });
     as.resetHits();
-    await expectCode(jwtOnly, token, 'invalid_token');
+    await expectCode(jwtOnly, token, 'invalid_token', 'malformed');
     expect(as.hits.get('/token/introspection')).toBe(0);
   });
 
@@ -1113,7 +1193,7 @@ describe('introspection', () => {
     const noIntrospection = await build();
     const token = await as.clientCredentials({ clientId: CLIENTS.ccOpaque.id });
     as.resetHits();
-    await expectCode(noIntrospection, token, 'invalid_token');
+    await expectCode(noIntrospection, token, 'invalid_token', 'introspection_not_configured');
     expect(as.hits.total).toBe(0);
   });
 
@@ -1262,7 +1342,7 @@ describe('introspection', () => {
         '/token/introspection',
         faults.json({ error: 'unsupported_token_type' }, { status: 400 }),
       );
-      await expectCode(faulty, randomOpaque(), 'invalid_token');
+      await expectCode(faulty, randomOpaque(), 'invalid_token', 'unsupported_token_type');
     });
 
     it('application/json; charset=utf-8 and application/*+json are JSON', async () => {
@@ -1357,7 +1437,7 @@ describe('bad input never crashes or hangs', () => {
   ];
 
   it.each(garbage)('%p → invalid_token (JWT only / no introspection)', async (token) => {
-    await expectCode(jwtOnly, token, 'invalid_token');
+    await expectCode(jwtOnly, token, 'invalid_token', 'malformed');
     await expectCode(roomy, token, 'invalid_token');
   });
 
@@ -1378,12 +1458,18 @@ describe('bad input never crashes or hangs', () => {
         withIntrospection,
         signByHand(header, payload, asSigningKey(as)),
         'invalid_token',
+        'malformed',
       );
     }
     // And a payload segment that is not base64url at all (same signature).
     const valid = await as.clientCredentials();
     const [h, , s] = valid.split('.');
-    await expectCode(withIntrospection, `${h}.${b64('junk')}.${s}`, 'invalid_token');
+    await expectCode(
+      withIntrospection,
+      `${h}.${b64('junk')}.${s}`,
+      'invalid_token',
+      'signature_invalid',
+    );
   });
 
   it('a junk header → typed error; a JSON-object header is a (broken) JWS, never introspected', async () => {
@@ -1419,7 +1505,7 @@ describe('bad input never crashes or hangs', () => {
     // As the whole payload, signed by the AS key.
     const asPayload = signByHand(header, deep, asSigningKey(as));
     expect(asPayload.length).toBeLessThan(65536);
-    await expectCode(service, asPayload, 'invalid_token');
+    await expectCode(service, asPayload, 'invalid_token', 'malformed');
     // As a claim, signed by an attacker.
     const claims = {
       iss: as.issuer,
@@ -1435,10 +1521,10 @@ describe('bad input never crashes or hangs', () => {
       `${JSON.stringify(claims).slice(0, -1)},"deep":${deep}}`,
       attackerKeys().rsa.privateKey,
     );
-    await expectCode(service, asClaim, 'invalid_token');
+    await expectCode(service, asClaim, 'invalid_token', 'signature_invalid');
     // In the header.
     const inHeader = `${b64(`{"alg":"RS256","typ":"at+jwt","x":${deep}}`)}.${b64(claims)}.AAAA`;
-    await expectCode(service, inHeader, 'invalid_token');
+    await expectCode(service, inHeader, 'invalid_token', 'signature_invalid');
   });
 
   it('200 000 nested arrays (limit raised) in the header or as the signed payload → invalid_token', async () => {
@@ -1448,9 +1534,15 @@ describe('bad input never crashes or hangs', () => {
       roomy,
       `${b64(`{"alg":"RS256","typ":"at+jwt","x":${deep}}`)}.${b64(claims)}.${b64('sig')}`,
       'invalid_token',
+      'signature_invalid',
     );
     const header = { alg: 'RS256', typ: 'at+jwt', kid: asSigningKey(as).kid };
-    await expectCode(roomy, signByHand(header, deep, asSigningKey(as)), 'invalid_token');
+    await expectCode(
+      roomy,
+      signByHand(header, deep, asSigningKey(as)),
+      'invalid_token',
+      'malformed',
+    );
   });
 
   it('huge claims → invalid_token (bad signature), and the default limit refuses them first', async () => {
@@ -1459,7 +1551,7 @@ describe('bad input never crashes or hangs', () => {
       header: { kid: asSigningKey(as).kid },
       claims: { pad: 'x'.repeat(700_000) },
     });
-    await expectCode(roomy, huge, 'invalid_token');
+    await expectCode(roomy, huge, 'invalid_token', 'signature_invalid');
     const many = Object.fromEntries(Array.from({ length: 20_000 }, (_, i) => [`c${i}`, i]));
     await expectCode(
       roomy,
@@ -1469,9 +1561,10 @@ describe('bad input never crashes or hangs', () => {
         claims: many,
       }),
       'invalid_token',
+      'signature_invalid',
     );
     as.resetHits();
-    await expectCode(withIntrospection, huge, 'invalid_token');
+    await expectCode(withIntrospection, huge, 'invalid_token', 'too_long');
     expect(as.hits.total).toBe(0);
   });
 
