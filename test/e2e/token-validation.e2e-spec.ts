@@ -487,7 +487,11 @@ describe('JWT access tokens', () => {
   describe('signature', () => {
     it('one flipped bit in a real token → invalid_token', async () => {
       const token = await as.clientCredentials();
-      await expect(service.validate(token)).resolves.toBeDefined();
+      await expect(service.validate(token)).resolves.toMatchObject({
+        audience: [API],
+        source: 'jwt',
+        issuer: as.issuer,
+      });
       await expectCode(service, corruptSignature(token), 'invalid_token', 'signature_invalid');
     });
     it('one changed character of the signature segment → invalid_token', async () => {
@@ -575,7 +579,13 @@ describe('JWT access tokens', () => {
       await expectCode(service, await expiredToken(as, 60), 'token_expired');
     });
     it('exp within clockTolerance → accepted', async () => {
-      await expect(service.validate(await expiredToken(as, 5))).resolves.toBeDefined();
+      await expect(service.validate(await expiredToken(as, 5))).resolves.toMatchObject({
+        sub: 'alice',
+        clientId: 'web-app',
+        scopes: ['api:read'],
+        audience: [API],
+        source: 'jwt',
+      });
     });
     it('exp missing or a string → invalid_token', async () => {
       await expectCode(
@@ -606,7 +616,13 @@ describe('JWT access tokens', () => {
       );
       await expect(
         service.validate(await forgeAccessToken(as, { claims: { nbf: nowSeconds() - 10 } })),
-      ).resolves.toBeDefined();
+      ).resolves.toMatchObject({
+        sub: 'alice',
+        clientId: 'web-app',
+        scopes: ['api:read'],
+        audience: [API],
+        source: 'jwt',
+      });
     });
     it('iat in the future → invalid_token; iat a few seconds ahead (tolerance) → accepted', async () => {
       const now = nowSeconds();
@@ -618,7 +634,13 @@ describe('JWT access tokens', () => {
       );
       await expect(
         service.validate(await forgeAccessToken(as, { claims: { iat: now + 10 } })),
-      ).resolves.toBeDefined();
+      ).resolves.toMatchObject({
+        sub: 'alice',
+        clientId: 'web-app',
+        scopes: ['api:read'],
+        audience: [API],
+        source: 'jwt',
+      });
       await expectCode(
         service,
         await forgeAccessToken(as, { claims: { iat: 'yesterday' } }),
@@ -630,7 +652,11 @@ describe('JWT access tokens', () => {
       const clock = movableClock();
       const timed = await build({ clockTolerance: 0, cache: { ttl: 0 } }, clock);
       const token = await as.mintAccessToken({ expiresIn: 2 });
-      await expect(timed.validate(token)).resolves.toBeDefined();
+      await expect(timed.validate(token)).resolves.toMatchObject({
+        sub: expect.any(String),
+        audience: [API],
+        source: 'jwt',
+      });
       clock.advance(3000);
       await expectCode(timed, token, 'token_expired');
     });
@@ -860,7 +886,13 @@ describe('key rotation without restart', () => {
     // Old-key tokens still validate, without another fetch.
     await expect(
       service.validate(await forgeAccessToken({ issuer: rotating.issuer, keys: k1 })),
-    ).resolves.toBeDefined();
+    ).resolves.toMatchObject({
+      sub: 'alice',
+      clientId: 'web-app',
+      scopes: ['api:read'],
+      audience: [API],
+      source: 'jwt',
+    });
     expect(jwksGets()).toBe(1);
   });
 
@@ -907,13 +939,25 @@ describe('key rotation without restart', () => {
     await rotating.rotateKeys([...k2]);
     expect(rotating.jwks.keys.map((k) => k.kid)).toEqual(['k2-rs256', 'k2-es256']);
     rotating.resetHits();
-    await expect(service.validate(oldKidToken)).resolves.toBeDefined();
+    await expect(service.validate(oldKidToken)).resolves.toMatchObject({
+      sub: 'alice',
+      clientId: 'web-app',
+      scopes: ['api:read'],
+      audience: [API],
+      source: 'jwt',
+    });
     expect(jwksGets()).toBe(0);
     clock.advance(11 * 60_000);
     await expectCode(service, oldKidToken, 'invalid_token', 'kid_unknown');
     expect(jwksGets()).toBeGreaterThanOrEqual(1);
     expect(jwksGets()).toBeLessThanOrEqual(2);
-    await expect(service.validate(newKidToken)).resolves.toBeDefined();
+    await expect(service.validate(newKidToken)).resolves.toMatchObject({
+      sub: 'alice',
+      clientId: 'web-app',
+      scopes: ['api:read'],
+      audience: [API],
+      source: 'jwt',
+    });
   });
 
   it('5. JWKS endpoint down: known kids still validate, an unknown kid → issuer_unavailable', async () => {
@@ -921,7 +965,13 @@ describe('key rotation without restart', () => {
     const known = await forgeAccessToken(target, { claims: { exp: nowSeconds() + 3600 } });
     rotating.setHandler(faults.status(503, 'down', { 'retry-after': '7' }));
     try {
-      await expect(service.validate(known)).resolves.toBeDefined();
+      await expect(service.validate(known)).resolves.toMatchObject({
+        sub: 'alice',
+        clientId: 'web-app',
+        scopes: ['api:read'],
+        audience: [API],
+        source: 'jwt',
+      });
       clock.advance(31_000); // past the unknown-kid cooldown: the next unknown kid triggers a (failing) fetch
       rotating.resetHits();
       const error = await expectCode(
@@ -938,10 +988,22 @@ describe('key rotation without restart', () => {
         'issuer_unavailable',
       );
       expect(jwksGets()).toBe(1);
-      await expect(service.validate(known)).resolves.toBeDefined();
+      await expect(service.validate(known)).resolves.toMatchObject({
+        sub: 'alice',
+        clientId: 'web-app',
+        scopes: ['api:read'],
+        audience: [API],
+        source: 'jwt',
+      });
       // Past the key-set max age the refresh fails, the known keys stay in use.
       clock.advance(11 * 60_000);
-      await expect(service.validate(known)).resolves.toBeDefined();
+      await expect(service.validate(known)).resolves.toMatchObject({
+        sub: 'alice',
+        clientId: 'web-app',
+        scopes: ['api:read'],
+        audience: [API],
+        source: 'jwt',
+      });
       // And the outage is not confused with an invalid signature.
       await expectCode(service, corruptSignature(known), 'invalid_token', 'signature_invalid');
     } finally {
@@ -1043,7 +1105,10 @@ describe('introspection', () => {
     expect(error.message).not.toContain('rs+secret');
     // A secret sent without the RFC 6749 §2.3.1 form-encoding would also be refused by the AS;
     // the success above therefore proves the encoding. The wrong secret is not cached as a token verdict:
-    await expect(basic.validate(token)).resolves.toBeDefined();
+    await expect(basic.validate(token)).resolves.toMatchObject({
+      clientId: CLIENTS.ccOpaque.id,
+      source: 'introspection',
+    });
   });
 
   it('private_key_jwt with the fixture client authenticates; an unknown key → issuer_unavailable', async () => {
@@ -1071,7 +1136,7 @@ describe('introspection', () => {
     });
     await expect(
       viaKeyObject.validate(await as.clientCredentials({ clientId: CLIENTS.ccOpaque.id })),
-    ).resolves.toBeDefined();
+    ).resolves.toMatchObject({ clientId: CLIENTS.ccOpaque.id, source: 'introspection' });
     // An attacker key is refused by the AS → issuer_unavailable, never an answer about the token.
     const forged = await build({
       introspection: {
@@ -1094,7 +1159,10 @@ describe('introspection', () => {
   it('a revoked token → token_inactive (no cache), and with a cache after its TTL', async () => {
     const noCache = await build({ introspection: introspectionBasic, cache: { ttl: 0 } });
     const token = await as.clientCredentials({ clientId: CLIENTS.ccOpaque.id });
-    await expect(noCache.validate(token)).resolves.toBeDefined();
+    await expect(noCache.validate(token)).resolves.toMatchObject({
+      clientId: CLIENTS.ccOpaque.id,
+      source: 'introspection',
+    });
     await as.revoke(token);
     await expectCode(noCache, token, 'token_inactive');
 
@@ -1104,10 +1172,16 @@ describe('introspection', () => {
       clock,
     );
     const other = await as.clientCredentials({ clientId: CLIENTS.ccOpaque.id });
-    await expect(cached.validate(other)).resolves.toBeDefined();
+    await expect(cached.validate(other)).resolves.toMatchObject({
+      clientId: CLIENTS.ccOpaque.id,
+      source: 'introspection',
+    });
     await as.revoke(other);
     // Within the TTL (the documented revocation window) the cached result stands.
-    await expect(cached.validate(other)).resolves.toBeDefined();
+    await expect(cached.validate(other)).resolves.toMatchObject({
+      clientId: CLIENTS.ccOpaque.id,
+      source: 'introspection',
+    });
     clock.advance(61_000);
     await expectCode(cached, other, 'token_inactive');
   });
@@ -1159,7 +1233,11 @@ describe('introspection', () => {
       open.validate(
         await as.clientCredentials({ clientId: CLIENTS.ccOpaque.id, resource: OTHER_API }),
       ),
-    ).resolves.toBeDefined();
+    ).resolves.toMatchObject({
+      clientId: CLIENTS.ccOpaque.id,
+      audience: [OTHER_API],
+      source: 'introspection',
+    });
     await expectCode(open, await as.mintRefreshToken(), 'invalid_token', 'untyped_introspection');
   });
 
@@ -1350,12 +1428,22 @@ describe('introspection', () => {
         '/token/introspection',
         faults.text(JSON.stringify(good()), 'application/json; charset=UTF-8'),
       );
-      await expect(faulty.validate(randomOpaque())).resolves.toBeDefined();
+      await expect(faulty.validate(randomOpaque())).resolves.toMatchObject({
+        sub: 's1',
+        clientId: 'c1',
+        scopes: ['api:read'],
+        source: 'introspection',
+      });
       fault.route(
         '/token/introspection',
         faults.text(JSON.stringify(good()), 'application/token-introspection+json'),
       );
-      await expect(faulty.validate(randomOpaque())).resolves.toBeDefined();
+      await expect(faulty.validate(randomOpaque())).resolves.toMatchObject({
+        sub: 's1',
+        clientId: 'c1',
+        scopes: ['api:read'],
+        source: 'introspection',
+      });
     });
 
     it('{"active":false} → token_inactive', async () => {
@@ -1617,7 +1705,13 @@ describe('bad input never crashes or hangs', () => {
         faults.json({ keys: [{ kty: 'XYZ', kid: 'k1-rs256' }, ...as.jwks.keys] }),
       );
       const service = await build({ issuer: fault.origin });
-      await expect(service.validate(await forgeAccessToken(target()))).resolves.toBeDefined();
+      await expect(service.validate(await forgeAccessToken(target()))).resolves.toMatchObject({
+        sub: 'alice',
+        clientId: 'web-app',
+        scopes: ['api:read'],
+        audience: [API],
+        source: 'jwt',
+      });
     });
   });
 });
