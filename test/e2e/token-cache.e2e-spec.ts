@@ -10,7 +10,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import * as net from 'node:net';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { INestApplication, LoggerService } from '@nestjs/common';
 import { Test, type TestingModule } from '@nestjs/testing';
 import KeyvRedis from '@keyv/redis';
@@ -92,6 +91,16 @@ const JUNK_HEADER = Buffer.from(JSON.stringify({ alg: 'HS256', typ: 'at+jwt' }))
 );
 function junkToken(i: number, salt: string): string {
   return `${JUNK_HEADER}.${Buffer.from(JSON.stringify({ i, salt })).toString('base64url')}.c2lnbmF0dXJl`;
+}
+
+/** A clock for OIDC_RESOURCE_CLOCK that moves only when told: real time plus an offset (ms). */
+function movableClock(): (() => number) & { advance(ms: number): void } {
+  let offset = 0;
+  return Object.assign(() => Date.now() + offset, {
+    advance(ms: number) {
+      offset += ms;
+    },
+  });
 }
 
 describe('token cache (fixture, no Redis)', () => {
@@ -225,7 +234,8 @@ describe('token cache (fixture, no Redis)', () => {
   });
 
   it('a revoked opaque token is refused once its entry TTL (cache.ttl 1000 ms) has passed', async () => {
-    const { tokens } = await instance({ ttl: 1000 });
+    const clock = movableClock();
+    const { tokens } = await instance({ ttl: 1000 }, {}, undefined, clock);
     const token = await opaqueToken();
     as.resetHits();
     expect(await outcome(tokens.validate(token))).toBe('ok');
@@ -233,13 +243,14 @@ describe('token cache (fixture, no Redis)', () => {
     // Inside the configured revocation window the cached result is used.
     expect(await outcome(tokens.validate(token))).toBe('ok');
     expect(introspections()).toBe(1);
-    await sleep(1100);
+    clock.advance(1000);
     expect(await outcome(tokens.validate(token))).toBe('token_inactive');
     expect(introspections()).toBe(2);
   });
 
   it('tokens minted with expiresIn 2 are refused after exp although cache.ttl is 300000 (opaque and JWT)', async () => {
-    const { tokens } = await instance({ ttl: 300_000 });
+    const clock = movableClock();
+    const { tokens } = await instance({ ttl: 300_000 }, {}, undefined, clock);
     const opaque = await as.mintAccessToken({ format: 'opaque', expiresIn: 2 });
     const jwt = await as.mintAccessToken({ format: 'jwt', expiresIn: 2 });
     as.resetHits();
@@ -252,7 +263,7 @@ describe('token cache (fixture, no Redis)', () => {
 
     const expiresAt = Math.max(p1.expiresAt!.getTime(), p2.expiresAt!.getTime());
     expect(expiresAt - Date.now()).toBeLessThanOrEqual(2000);
-    await sleep(Math.max(0, expiresAt - Date.now()) + 50);
+    clock.advance(expiresAt - Date.now());
     expect(await outcome(tokens.validate(opaque))).toMatch(/^token_(expired|inactive)$/);
     expect(await outcome(tokens.validate(jwt))).toBe('token_expired');
   });
@@ -286,14 +297,15 @@ describe('token cache (fixture, no Redis)', () => {
   }, 120_000); // CPU-bound: about 10 s on an idle machine; more on a shared one.
 
   it('an invalid token is negative-cached for negativeTtl, then asked again', async () => {
-    const { tokens } = await instance({ negativeTtl: 600 });
+    const clock = movableClock();
+    const { tokens } = await instance({ negativeTtl: 600 }, {}, undefined, clock);
     const unknown = `unknown-opaque-${randomBytes(16).toString('base64url')}`;
     as.resetHits();
     expect(await outcome(tokens.validate(unknown))).toBe('token_inactive');
     expect(await outcome(tokens.validate(unknown))).toBe('token_inactive');
     expect(await outcome(tokens.validate(unknown))).toBe('token_inactive');
     expect(introspections()).toBe(1);
-    await sleep(700);
+    clock.advance(600);
     expect(await outcome(tokens.validate(unknown))).toBe('token_inactive');
     expect(introspections()).toBe(2);
   });
@@ -535,12 +547,23 @@ describe('token cache (fixture, no Redis)', () => {
       delete: (k: string) => forever.delete(k),
       clear: () => forever.clear(),
     };
-    const writer = await instance({ stores: [store], ttl: 300_000, negativeTtl: 300 });
+    const clock = movableClock();
+    const writer = await instance(
+      { stores: [store], ttl: 300_000, negativeTtl: 300 },
+      {},
+      undefined,
+      clock,
+    );
     const unknown = `unknown-${randomBytes(12).toString('base64url')}`;
     as.resetHits();
     expect(await outcome(writer.tokens.validate(unknown))).toBe('token_inactive');
-    await sleep(400);
-    const reader = await instance({ stores: [store], ttl: 300_000, negativeTtl: 300 });
+    clock.advance(300);
+    const reader = await instance(
+      { stores: [store], ttl: 300_000, negativeTtl: 300 },
+      {},
+      undefined,
+      clock,
+    );
     expect(await outcome(reader.tokens.validate(unknown))).toBe('token_inactive');
     expect(introspections()).toBe(2); // the stale shared entry was not used
   });
