@@ -22,6 +22,7 @@ import { Logger } from '@nestjs/common';
 import { Test, type TestingModule } from '@nestjs/testing';
 import KeyvRedis, { createClient, createKeyv } from '@keyv/redis';
 import {
+  OIDC_RESOURCE_CLOCK,
   OidcResourceError,
   OidcResourceModule,
   TokenCacheService,
@@ -251,11 +252,12 @@ if (!redisAvailable) {
     }
 
     /** One app instance (its own memory tier, discovery and JWKS caches). */
-    async function instance(cache: CacheOptions, logger?: LoggerService) {
+    async function instance(cache: CacheOptions, logger?: LoggerService, clock?: () => number) {
       const builder = Test.createTestingModule({
         imports: [OidcResourceModule.forRoot(moduleOptions(cache))],
       });
       if (logger) builder.setLogger(logger);
+      if (clock) builder.overrideProvider(OIDC_RESOURCE_CLOCK).useValue(clock);
       const moduleRef = await builder.compile();
       await moduleRef.init();
       modules.push(moduleRef);
@@ -467,13 +469,16 @@ if (!redisAvailable) {
     });
 
     it('a revoked opaque token is refused by every instance once the shared entry TTL (1000 ms) has passed', async () => {
-      const a = await instance({ stores: [bareAdapter()], ttl: 1000 });
+      // One injected clock for both instances: the entry's own deadline decides, not Redis's TTL.
+      let offset = 0;
+      const clock = () => Date.now() + offset;
+      const a = await instance({ stores: [bareAdapter()], ttl: 1000 }, undefined, clock);
       const token = await opaqueToken();
       await a.tokens.validate(token);
       await as.revoke(token);
-      const b = await instance({ stores: [bareAdapter()], ttl: 1000 });
+      const b = await instance({ stores: [bareAdapter()], ttl: 1000 }, undefined, clock);
       expect(await outcome(b.tokens.validate(token))).toBe('ok'); // from Redis, inside the window
-      await new Promise((resolve) => setTimeout(resolve, 1100));
+      offset += 1000;
       expect(await outcome(a.tokens.validate(token))).toBe('token_inactive');
       expect(await outcome(b.tokens.validate(token))).toBe('token_inactive');
     });
