@@ -326,7 +326,9 @@ describe('the sample (npm start)', () => {
 
     // What the comments promise about calls to the authorization server: the JWKS
     // is fetched once for all JWT calls, and each opaque token is introspected once.
-    await new Promise((resolve) => setTimeout(resolve, 100)); // let the last log lines arrive
+    // The AS logs after answering: wait for the last expected line itself, not a fixed delay.
+    while (count(output, '[dev-as] POST /token/introspection ') < 2)
+      await new Promise<void>((resolve) => setImmediate(resolve));
     expect(count(output, '[dev-as] GET /jwks ')).toBe(1);
     expect(count(output, '[dev-as] POST /token/introspection ')).toBe(2);
   }, 60_000);
