@@ -10,6 +10,7 @@ import {
 import { CompactSign, compactVerify, exportJWK, importJWK } from 'jose';
 import { SUPPORTED_ALGORITHMS } from '../oidc-resource.constants.js';
 import {
+  decodeJsonSegment,
   importPrivateKey,
   importPublicJwk,
   parseCompactJws,
@@ -178,6 +179,16 @@ describe('importPublicJwk', () => {
   });
 });
 
+describe('decodeJsonSegment', () => {
+  const b64 = (text: string) => Buffer.from(text).toString('base64url');
+
+  it('decodes a JSON object, and nothing else', () => {
+    expect(decodeJsonSegment(b64('{"a":1}'))).toEqual({ a: 1 });
+    for (const text of ['42', 'null', '"s"', '[1]', 'true', '{"a":', 'not json'])
+      expect(decodeJsonSegment(b64(text))).toBeUndefined();
+  });
+});
+
 describe('parseCompactJws', () => {
   const header = Buffer.from('{"alg":"RS256"}').toString('base64url');
 
@@ -274,6 +285,40 @@ describe('signJws (node:crypto), checked by jose', () => {
     ).toThrow(/key_ops/);
     expect(() => importPrivateKey({ kty: 'RSA', n: '!!', e: 'AQAB', d: 'AA' }, 'RS256')).toThrow(
       UnusableKeyError,
+    );
+  });
+
+  it('accepts a JWK whose key_ops include sign', () => {
+    const key = importPrivateKey({ ...jwkOf(rsa.privateKey), key_ops: ['sign'] }, 'RS256');
+    expect({ type: key.type, kind: key.asymmetricKeyType }).toEqual({
+      type: 'private',
+      kind: 'rsa',
+    });
+  });
+
+  it('names its errors, keeps their cause, and says what is wrong', () => {
+    const broken = (run: () => unknown): UnusableKeyError => {
+      try {
+        run();
+      } catch (error) {
+        return error as UnusableKeyError;
+      }
+      throw new Error('expected a throw');
+    };
+    const publicJwk = broken(() =>
+      importPublicJwk({ kty: 'EC', crv: 'P-256', x: 'AA', y: 'AA' }, 'ES256'),
+    );
+    expect(publicJwk).toBeInstanceOf(UnusableKeyError);
+    expect(publicJwk.name).toBe('UnusableKeyError');
+    expect(publicJwk.message).toBe('The JWK is not a valid public key');
+    expect(publicJwk.cause).toHaveProperty('message', expect.any(String)); // node:crypto's own error (another realm under jest)
+    const privateJwk = broken(() =>
+      importPrivateKey({ kty: 'EC', crv: 'P-256', x: 'AA', y: 'AA', d: 'AA' }, 'ES256'),
+    );
+    expect(privateJwk.message).toBe('The JWK is not a valid private key');
+    expect(privateJwk.cause).toHaveProperty('message', expect.any(String));
+    expect(broken(() => signJws(rsa.publicKey, { alg: 'RS256' }, payload)).message).toBe(
+      'Signing needs a private key',
     );
   });
 
