@@ -126,6 +126,30 @@ describe('extractToken', () => {
       },
     );
 
+    it('says what is wrong in each refusal', () => {
+      const message = (headers: [string, string][], url = '/api/read', allowQuery = false) =>
+        extractToken(request(headers, url), { access_token: 'x' }, allowQuery).error?.message;
+      expect(message([['Authorization', 'Bearer']])).toBe('The Bearer credentials are empty');
+      expect(message([['Authorization', 'Bearer a b']])).toBe(
+        'The Bearer token is not a valid b64token (RFC 6750 section 2.1)',
+      );
+      expect(
+        message([
+          ['Authorization', `Bearer ${TOKEN}`],
+          ['authorization', `Bearer ${TOKEN}`],
+        ]),
+      ).toBe('The request has more than one Authorization header');
+      expect(message([], '/r?access_token=x')).toBe(
+        'Access tokens in the query string are not accepted',
+      );
+      expect(message([['Authorization', `Bearer ${TOKEN}`]])).toBe(
+        'The access token was sent in more than one way',
+      );
+      expect(
+        extractToken(request([], '/r?access_token=a%20b'), undefined, true).error?.message,
+      ).toBe('The access_token parameter is not a valid b64token');
+    });
+
     it('never puts the token into an error message', () => {
       const secret = 'secret-token-value';
       const cases = [
@@ -296,6 +320,15 @@ describe('extractToken', () => {
           false,
         ),
       ).toEqual({ token: TOKEN });
+    });
+
+    it('is not a token transmission without a content type', () => {
+      const raw = {
+        rawHeaders: ['authorization', `Bearer ${TOKEN}`],
+        headers: {},
+        url: '/api/read',
+      } as unknown as IncomingMessage;
+      expect(extractToken(raw, { access_token: 'x' }, false)).toEqual({ token: TOKEN });
     });
 
     it('ignores bodies that are not objects, and inherited properties', () => {
