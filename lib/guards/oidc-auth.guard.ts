@@ -28,6 +28,7 @@ import { TokenValidationService } from '../services/token-validation.service.js'
 import { answerLogFor } from '../utils/failure-log.js';
 import type { ResolvedOidcResourceOptions } from '../utils/resolve-options.js';
 import { extractToken } from './extract-token.js';
+import { setResponseHeader } from './response-header.js';
 import {
   checkPolicies,
   checkRoles,
@@ -65,18 +66,6 @@ interface PassportView {
   headers: { authorization: string };
   [TOKEN_VALIDATOR]: TokenValidationService;
   user: AuthenticatedPrincipal | undefined;
-}
-
-interface HeaderResponse {
-  header?(name: string, value: string): unknown;
-  setHeader?(name: string, value: string): unknown;
-}
-
-/** Sets a response header on Express (`res.header`/`setHeader`) and Fastify (`reply.header`). */
-export function setResponseHeader(response: unknown, name: string, value: string): void {
-  const res = response as HeaderResponse;
-  if (typeof res.header === 'function') res.header(name, value);
-  else if (typeof res.setHeader === 'function') res.setHeader(name, value);
 }
 
 /**
