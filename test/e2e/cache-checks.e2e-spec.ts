@@ -7,12 +7,9 @@
 import 'reflect-metadata';
 import { randomUUID, type JsonWebKey } from 'node:crypto';
 import { Logger } from '@nestjs/common';
-import { Test, type TestingModule } from '@nestjs/testing';
+import type { TestingModule } from '@nestjs/testing';
 import { Keyv } from 'keyv';
 import {
-  OIDC_RESOURCE_CLOCK,
-  OidcResourceError,
-  OidcResourceModule,
   TokenValidationService,
   type Clock,
   type OidcResourceModuleOptions,
@@ -26,6 +23,7 @@ import {
   type AuthorizationServer,
   type SigningJwk,
 } from '../fixtures/authorization-server.js';
+import { buildValidationService, rejection } from '../fixtures/validation.js';
 import { attackerKeys, forgeAccessToken, forgeByHand } from '../fixtures/tokens.js';
 
 let as: AuthorizationServer;
@@ -53,35 +51,16 @@ function movableClock(): Clock & { set(offset: number): void } {
   return clock;
 }
 
-async function build(
+function build(
   options: Options = {},
   clock?: Clock,
   target: AuthorizationServer = as,
 ): Promise<TokenValidationService> {
-  let builder = Test.createTestingModule({
-    imports: [
-      OidcResourceModule.forRoot({
-        issuer: target.issuer,
-        audience: API,
-        ...options,
-      } as OidcResourceModuleOptions),
-    ],
-  });
-  if (clock) builder = builder.overrideProvider(OIDC_RESOURCE_CLOCK).useValue(clock);
-  const moduleRef = await builder.compile();
-  modules.push(moduleRef);
-  return moduleRef.get(TokenValidationService);
-}
-
-async function rejection(promise: Promise<unknown>): Promise<OidcResourceError> {
-  let value: unknown;
-  try {
-    value = await promise;
-  } catch (error) {
-    expect(error).toBeInstanceOf(OidcResourceError);
-    return error as OidcResourceError;
-  }
-  throw new Error(`expected a rejection, got ${JSON.stringify(value)}`);
+  return buildValidationService(
+    modules,
+    { issuer: target.issuer, audience: API, ...options } as OidcResourceModuleOptions,
+    clock,
+  );
 }
 
 async function expectReason(

@@ -7,12 +7,9 @@
 import 'reflect-metadata';
 import * as crypto from 'node:crypto';
 import { Logger } from '@nestjs/common';
-import { Test, type TestingModule } from '@nestjs/testing';
+import type { TestingModule } from '@nestjs/testing';
 import type { JWK } from 'jose';
 import {
-  OIDC_RESOURCE_CLOCK,
-  OidcResourceError,
-  OidcResourceModule,
   TokenValidationService,
   type AuthenticatedPrincipal,
   type Clock,
@@ -27,6 +24,7 @@ import {
   type AuthorizationServer,
   type SigningJwk,
 } from '../fixtures/authorization-server.js';
+import { buildValidationService, rejection } from '../fixtures/validation.js';
 import { faults, startFaultServer, type FaultServer } from '../fixtures/fault-server.js';
 import { forgeByHand } from '../fixtures/tokens.js';
 
@@ -72,36 +70,16 @@ afterAll(async () => {
 
 type Options = Partial<OidcResourceModuleOptions>;
 
-async function build(
+function build(
   options: Options = {},
   clock?: Clock,
   target: AuthorizationServer = as,
 ): Promise<TokenValidationService> {
-  let builder = Test.createTestingModule({
-    imports: [
-      OidcResourceModule.forRoot({
-        issuer: target.issuer,
-        audience: API,
-        ...options,
-      } as OidcResourceModuleOptions),
-    ],
-  });
-  if (clock) builder = builder.overrideProvider(OIDC_RESOURCE_CLOCK).useValue(clock);
-  const moduleRef = await builder.compile();
-  modules.push(moduleRef);
-  return moduleRef.get(TokenValidationService);
-}
-
-/** The typed error `promise` rejects with (the test fails if it resolves). */
-async function rejection(promise: Promise<unknown>): Promise<OidcResourceError> {
-  let value: unknown;
-  try {
-    value = await promise;
-  } catch (error) {
-    expect(error).toBeInstanceOf(OidcResourceError);
-    return error as OidcResourceError;
-  }
-  throw new Error(`expected a rejection, got ${JSON.stringify(value)}`);
+  return buildValidationService(
+    modules,
+    { issuer: target.issuer, audience: API, ...options } as OidcResourceModuleOptions,
+    clock,
+  );
 }
 
 /** Refused as an invalid token by exactly this rule. */

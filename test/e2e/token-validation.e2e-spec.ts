@@ -31,6 +31,7 @@ import {
   startAuthorizationServer,
   type AuthorizationServer,
 } from '../fixtures/authorization-server.js';
+import { rejection } from '../fixtures/validation.js';
 import { faults, startFaultServer, type FaultServer } from '../fixtures/fault-server.js';
 import {
   algNoneToken,
@@ -111,18 +112,6 @@ async function build(options: Options = {}, clock?: Clock): Promise<TokenValidat
 }
 
 const introspectionBasic = { clientId: RS_CLIENT.id, clientSecret: RS_CLIENT.secret };
-
-/** The error `promise` rejects with; fails the test when it resolves or throws something untyped. */
-async function rejection(promise: Promise<unknown>): Promise<OidcResourceError> {
-  let value: unknown;
-  try {
-    value = await promise;
-  } catch (error) {
-    expect(error).toBeInstanceOf(OidcResourceError);
-    return error as OidcResourceError;
-  }
-  throw new Error(`expected a rejection, got ${JSON.stringify(value)}`);
-}
 
 /**
  * Asserts `validate(token)` fails with `code` (and the status API.md gives it) and, when given, by
