@@ -61,6 +61,7 @@ export const DEFAULTS = Object.freeze({
   cacheTtl: 300_000,
   cacheNegativeTtl: 5_000,
   cacheMax: 10_000,
+  maxIssuers: 100,
   cacheStoreTimeout: 250,
   userInfoTtl: 300_000,
   global: true,
@@ -69,6 +70,8 @@ export const DEFAULTS = Object.freeze({
   httpTimeout: 5_000,
   /** How long discovered metadata is trusted before it is fetched again. */
   metadataMaxAge: 3_600_000,
+  /** After a failed metadata refresh, the previous document is kept this long before another try. */
+  metadataRetryDelay: 30_000,
   /** How long a JWKS is trusted before it is fetched again (a failed refresh keeps the old keys). */
   jwksMaxAge: 600_000,
   /** Minimum delay between two JWKS fetches triggered by an unknown `kid`. */

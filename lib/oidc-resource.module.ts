@@ -21,16 +21,16 @@ import {
   OpaqueTokenIntrospector,
   Rfc7662Introspector,
 } from './introspection/opaque-token-introspector.js';
+import { IssuerRegistry } from './issuers/issuer-registry.js';
 import { JwtVerifier } from './jwt/jwt-verifier.js';
 import { IssuerMetadataService } from './services/issuer-metadata.service.js';
-import { JwksService } from './services/jwks.service.js';
 import { TokenCacheService } from './services/token-cache.service.js';
 import { TokenValidationService } from './services/token-validation.service.js';
 import { UserInfoService } from './services/user-info.service.js';
 import { OidcBearerStrategy } from './strategies/oidc-bearer.strategy.js';
 import { AccessTokenVerifier } from './token/access-token-verifier.js';
 import { CachingVerifier } from './token/caching-verifier.js';
-import { FormatRouter } from './token/format-router.js';
+import { TokenRouter } from './token/token-router.js';
 import { systemClock } from './utils/clock.js';
 import { resolveOptions } from './utils/resolve-options.js';
 
@@ -64,12 +64,12 @@ const resolvedOptionsProvider: Provider = {
   providers: [
     { provide: OIDC_RESOURCE_CLOCK, useValue: systemClock },
     resolvedOptionsProvider,
+    IssuerRegistry,
     IssuerMetadataService,
-    JwksService,
     TokenCacheService,
-    // Validation, outermost first: cache, then format routing, then the two ways to check.
+    // Validation, outermost first: cache, then routing by issuer and form, then the two ways to check.
     CachingVerifier,
-    { provide: AccessTokenVerifier, useClass: FormatRouter },
+    { provide: AccessTokenVerifier, useClass: TokenRouter },
     JwtVerifier,
     IntrospectionVerifier,
     { provide: OpaqueTokenIntrospector, useClass: Rfc7662Introspector },
@@ -87,6 +87,7 @@ const resolvedOptionsProvider: Provider = {
     TokenCacheService,
     UserInfoService,
     IssuerMetadataService,
+    IssuerRegistry,
     OidcAuthGuard,
   ],
 })

@@ -67,9 +67,9 @@ describe('claim paths', () => {
   });
 
   it('defaults: scope then scp; roles and realm_access.roles', () => {
-    const options = resolveOptions({ issuer: 'https://idp.example', audience: 'api' });
-    expect(options.scopeClaims).toEqual([['scope'], ['scp']]);
-    expect(options.roleClaims).toEqual([['roles'], ['realm_access', 'roles']]);
+    const [options] = resolveOptions({ issuer: 'https://idp.example', audience: 'api' }).issuers;
+    expect(options!.scopeClaims).toEqual([['scope'], ['scp']]);
+    expect(options!.roleClaims).toEqual([['roles'], ['realm_access', 'roles']]);
   });
 });
 

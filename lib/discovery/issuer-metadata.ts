@@ -4,13 +4,14 @@ import { IssuerUnavailableError, OidcResourceError } from '../errors/oidc-resour
 import { FailureCooldown } from '../utils/failure-cooldown.js';
 import { LOG_CONTEXT } from '../utils/failure-log.js';
 import { httpCall, parseJsonObject } from '../utils/http.js';
-import { checkUrl, type ResolvedOidcResourceOptions } from '../utils/resolve-options.js';
+import { checkUrl } from '../options/option-checks.js';
 
 /** What discovery needs to know about its issuer. */
-export type IssuerSettings = Pick<
-  ResolvedOidcResourceOptions,
-  'issuer' | 'httpTimeout' | 'unsafeAllowInsecureIssuer'
->;
+export interface IssuerSettings {
+  issuer: string;
+  httpTimeout: number;
+  unsafeAllowInsecureIssuer: boolean;
+}
 import { SingleFlight } from '../utils/single-flight.js';
 import type { Clock } from '../utils/clock.js';
 
@@ -22,8 +23,6 @@ export interface IssuerMetadata {
   userinfo_endpoint?: string;
   [member: string]: unknown;
 }
-
-const FAILURE_RETRY_DELAY = 30_000;
 
 /** Quoted for a log line: bounded, and JSON-escaped so nothing from the network breaks it. */
 function shown(value: unknown): string {
@@ -98,7 +97,7 @@ export class RemoteIssuerMetadata {
       return await this.flight.run('metadata', () => this.discoverRecorded());
     } catch (error) {
       if (!(error instanceof IssuerUnavailableError)) throw error;
-      this.nextRefreshAttempt = now + FAILURE_RETRY_DELAY;
+      this.nextRefreshAttempt = now + DEFAULTS.metadataRetryDelay;
       this.logger.warn(
         `Refreshing the issuer metadata failed; keeping the previous document: ${error.message} [${error.url ?? this.discoveryUrl}]`,
       );

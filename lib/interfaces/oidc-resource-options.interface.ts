@@ -106,15 +106,12 @@ export interface UserInfoOptions {
   endpoint?: string;
 }
 
-/** Options of `OidcResourceModule.forRoot()`. */
-export interface OidcResourceModuleOptions {
-  /**
-   * Issuer identifier. Metadata is discovered from `{issuer}/.well-known/openid-configuration`,
-   * falling back to RFC 8414 `/.well-known/oauth-authorization-server`. The document's `issuer`
-   * must equal this value exactly. Must be `https`, except for loopback hosts.
-   * @example 'https://idp.example.com/realms/acme'
-   */
-  issuer: string;
+/**
+ * The settings that may differ from one issuer to another. At the top level of the options they
+ * apply to every issuer; in an `issuers` entry (or a `resolveIssuer` answer) they override the
+ * top-level value for that issuer only.
+ */
+export interface IssuerSettingsOptions {
   /**
    * This API's identifier: a JWT's `aud` must contain one of these values, and so must an
    * introspection response's `aud` when it has one. `false` opts out of the audience check.
@@ -160,15 +157,79 @@ export interface OidcResourceModuleOptions {
    * @default ['roles', 'realm_access.roles']
    */
   roleClaims?: ClaimPath[];
-  /** Credentials for RFC 7662 introspection; needed to accept opaque tokens. */
+  /**
+   * Credentials for RFC 7662 introspection; needed to accept opaque tokens. An entry's
+   * `introspection` replaces the top-level one as a whole (it is not merged key by key).
+   */
   introspection?: IntrospectionOptions;
+}
+
+/**
+ * One trusted issuer, in `issuers` or as answered by `resolveIssuer`.
+ * @example { issuer: 'https://sso.example.com/realms/staff', roleClaims: ['realm_access.roles'] }
+ */
+export interface IssuerOptions extends Partial<IssuerSettingsOptions> {
+  /**
+   * Issuer identifier, compared exactly with a token's `iss` and with the discovery document's
+   * `issuer`. Must be `https`, except for loopback hosts.
+   */
+  issuer: string;
+  /** This issuer's UserInfo endpoint, when its discovery document cannot be reached. */
+  userInfo?: Pick<UserInfoOptions, 'endpoint'>;
+}
+
+/**
+ * Decides about an issuer that is not listed in `issuers`: an `IssuerOptions` to trust it, or
+ * `undefined` to refuse its tokens. It receives a token's unverified `iss`, so it must check an
+ * allow-list (never "any issuer that has a discovery document": anyone can publish one).
+ * Answers are remembered (`maxIssuers`); a throw answers 503 and is not remembered.
+ */
+export type IssuerResolver = (
+  iss: string,
+) => IssuerOptions | undefined | Promise<IssuerOptions | undefined>;
+
+/** Options of `OidcResourceModule.forRoot()`. */
+export interface OidcResourceModuleOptions extends Partial<IssuerSettingsOptions> {
+  /**
+   * Issuer identifier. Metadata is discovered from `{issuer}/.well-known/openid-configuration`,
+   * falling back to RFC 8414 `/.well-known/oauth-authorization-server`. The document's `issuer`
+   * must equal this value exactly. Must be `https`, except for loopback hosts. Give `issuer` or
+   * `issuers`, not both.
+   * @example 'https://idp.example.com/realms/acme'
+   */
+  issuer?: string;
+  /**
+   * Several trusted issuers. A JWT is routed by its `iss` to exactly one of them and checked
+   * only with that issuer's keys and settings; an opaque token is introspected at the issuers
+   * that configure `introspection`, in this order, until one answers active. Keys absent from
+   * an entry take the top-level value.
+   * @example [{ issuer: 'https://sso.example.com/realms/staff' }, { issuer: 'https://sso.example.com/realms/partners' }]
+   */
+  issuers?: IssuerOptions[];
+  /** Trusts issuers that `issuers` does not list, such as one tenant per customer. */
+  resolveIssuer?: IssuerResolver;
+  /**
+   * Most `resolveIssuer` answers remembered (least recently used out first), refusals included.
+   * @default 100
+   */
+  maxIssuers?: number;
+  /**
+   * This API's identifier: a JWT's `aud` must contain one of these values, and so must an
+   * introspection response's `aud` when it has one. `false` opts out of the audience check.
+   * Required at the top level, or in every `issuers` entry.
+   * @see RFC 9068 §4, RFC 8707
+   */
+  audience?: string | string[] | false;
   /** Token cache. */
   cache?: CacheOptions;
   /** UserInfo cache. */
   userInfo?: UserInfoOptions;
   /** Register the guard as `APP_GUARD`. @default true */
   global?: boolean;
-  /** `realm` of `WWW-Authenticate` challenges. @default the (first) audience, else the issuer */
+  /**
+   * `realm` of `WWW-Authenticate` challenges.
+   * @default the first issuer's first audience, else that issuer
+   */
   realm?: string;
   /**
    * Accept `?access_token=` (RFC 6750 §2.3). While off, a query token is answered

@@ -3,9 +3,9 @@ import { IssuerUnavailableError } from '../errors/oidc-resource.error.js';
 import type { JsonWebKeyObject as JWK } from '../interfaces/oidc-resource-options.interface.js';
 import type { Clock } from '../utils/clock.js';
 import { importPrivateKey, signJws } from '../utils/jws.js';
-import type { ResolvedOidcResourceOptions } from '../utils/resolve-options.js';
+import type { ResolvedIssuerOptions } from '../options/issuer-options.js';
 
-type IntrospectionSettings = NonNullable<ResolvedOidcResourceOptions['introspection']>;
+type IntrospectionSettings = NonNullable<ResolvedIssuerOptions['introspection']>;
 
 /** How this API proves who it is to the introspection endpoint: adds to the headers or body. */
 export interface ClientAuthentication {

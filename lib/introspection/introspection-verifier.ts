@@ -1,6 +1,12 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { OIDC_RESOURCE_CLOCK, OIDC_RESOURCE_RESOLVED_OPTIONS } from '../oidc-resource.constants.js';
-import { AccessTokenVerifier, type VerifiedToken } from '../token/access-token-verifier.js';
+import { OIDC_RESOURCE_CLOCK } from '../oidc-resource.constants.js';
+import {
+  IssuerUnavailableError,
+  OidcResourceError,
+  TokenInactiveError,
+} from '../errors/oidc-resource.error.js';
+import type { TrustedIssuer } from '../issuers/trusted-issuer.js';
+import type { IssuerTokenVerifier, VerifiedToken } from '../token/access-token-verifier.js';
 import type { Clock } from '../utils/clock.js';
 import {
   checkAudience,
@@ -10,23 +16,49 @@ import {
   isAccessTokenType,
   refuse,
 } from '../utils/claim-rules.js';
-import type { ResolvedOidcResourceOptions } from '../utils/resolve-options.js';
 import { OpaqueTokenIntrospector } from './opaque-token-introspector.js';
 
 /** Opaque tokens: the authorization server's answer, held to the same claim rules as a JWT's. */
 @Injectable()
-export class IntrospectionVerifier extends AccessTokenVerifier {
+export class IntrospectionVerifier implements IssuerTokenVerifier {
   constructor(
-    @Inject(OIDC_RESOURCE_RESOLVED_OPTIONS) private readonly options: ResolvedOidcResourceOptions,
     @Inject(OIDC_RESOURCE_CLOCK) private readonly clock: Clock,
     private readonly introspector: OpaqueTokenIntrospector,
-  ) {
-    super();
+  ) {}
+
+  /**
+   * Asks each issuer in turn until one answers `active: true`; that issuer's answer decides,
+   * refusal included (the token is its token). Inactive everywhere is `token_inactive`; when an
+   * issuer could not answer and none claimed the token, the failed one might have: 503.
+   */
+  async verifyAtAny(token: string, issuers: readonly TrustedIssuer[]): Promise<VerifiedToken> {
+    if (issuers.length === 1) return this.verify(token, issuers[0]!);
+    let unavailable: OidcResourceError | undefined;
+    let inactive: OidcResourceError | undefined;
+    let refused: OidcResourceError | undefined;
+    for (const issuer of issuers) {
+      let claims: Record<string, unknown>;
+      try {
+        claims = await this.introspector.introspect(token, issuer);
+      } catch (error) {
+        if (error instanceof IssuerUnavailableError) unavailable ??= error;
+        else if (error instanceof TokenInactiveError) inactive ??= error;
+        else if (error instanceof OidcResourceError && error.code === 'invalid_token')
+          refused ??= error; // e.g. "this server does not introspect such tokens"
+        else throw error;
+        continue;
+      }
+      return this.check(claims, issuer);
+    }
+    throw unavailable ?? inactive ?? refused ?? new TokenInactiveError();
   }
 
-  async verify(token: string): Promise<VerifiedToken> {
-    const { options } = this;
-    const claims = await this.introspector.introspect(token);
+  async verify(token: string, issuer: TrustedIssuer): Promise<VerifiedToken> {
+    return this.check(await this.introspector.introspect(token, issuer), issuer);
+  }
+
+  private check(claims: Record<string, unknown>, issuer: TrustedIssuer): VerifiedToken {
+    const options = issuer.settings;
     if (claims.token_type !== undefined && !isAccessTokenType(claims.token_type)) {
       throw refuse(
         'not_access_token',
@@ -51,6 +83,6 @@ export class IntrospectionVerifier extends AccessTokenVerifier {
         'The token has no audience and is not typed as an access token',
       );
     }
-    return { source: 'introspection', issuer: options.issuer, claims };
+    return { source: 'introspection', issuer: options.issuer, settings: options, claims };
   }
 }

@@ -1,20 +1,18 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { OIDC_RESOURCE_CLOCK, OIDC_RESOURCE_RESOLVED_OPTIONS } from '../oidc-resource.constants.js';
+import { OIDC_RESOURCE_RESOLVED_OPTIONS } from '../oidc-resource.constants.js';
 import { IssuerUnavailableError, TokenInactiveError } from '../errors/oidc-resource.error.js';
-import { IssuerMetadataService } from '../services/issuer-metadata.service.js';
-import type { Clock } from '../utils/clock.js';
+import type { TrustedIssuer } from '../issuers/trusted-issuer.js';
 import { refuse } from '../utils/claim-rules.js';
 import { httpCall, parseJsonObject } from '../utils/http.js';
 import type { ResolvedOidcResourceOptions } from '../utils/resolve-options.js';
-import { clientAuthentication, type ClientAuthentication } from './client-authentication.js';
 
-/** Asks the authorization server about a token; answers with the claims of an active one. */
+/** Asks an issuer's authorization server about a token; answers with the claims of an active one. */
 export abstract class OpaqueTokenIntrospector {
   /**
    * @throws `token_inactive` for `active: false`, `invalid_token` for a token the server will not
    *   introspect, `issuer_unavailable` for anything that is not a usable answer.
    */
-  abstract introspect(token: string): Promise<Record<string, unknown>>;
+  abstract introspect(token: string, issuer: TrustedIssuer): Promise<Record<string, unknown>>;
 }
 
 /** The `error` member of an OAuth error body, if the body is one. */
@@ -34,24 +32,17 @@ function oauthError(text: string): string | undefined {
 /** An RFC 7662 client: authenticated POST to the discovered (or configured) endpoint. */
 @Injectable()
 export class Rfc7662Introspector extends OpaqueTokenIntrospector {
-  private readonly authentication?: ClientAuthentication;
-
   constructor(
     @Inject(OIDC_RESOURCE_RESOLVED_OPTIONS) private readonly options: ResolvedOidcResourceOptions,
-    @Inject(OIDC_RESOURCE_CLOCK) clock: Clock,
-    private readonly metadata: IssuerMetadataService,
   ) {
     super();
-    if (options.introspection) {
-      this.authentication = clientAuthentication(options.introspection, options.issuer, clock);
-    }
   }
 
-  async introspect(token: string): Promise<Record<string, unknown>> {
-    const authentication = this.authentication;
+  async introspect(token: string, issuer: TrustedIssuer): Promise<Record<string, unknown>> {
+    const authentication = issuer.authentication;
     if (!authentication)
       throw refuse('introspection_not_configured', 'Introspection is not configured');
-    const endpoint = await this.metadata.getIntrospectionEndpoint();
+    const endpoint = await issuer.getIntrospectionEndpoint();
     const body = new URLSearchParams({ token, token_type_hint: 'access_token' });
     const headers: Record<string, string> = {
       'content-type': 'application/x-www-form-urlencoded',

@@ -1,7 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { OIDC_RESOURCE_CLOCK, OIDC_RESOURCE_RESOLVED_OPTIONS } from '../oidc-resource.constants.js';
-import { JwksService } from '../services/jwks.service.js';
-import { AccessTokenVerifier, type VerifiedToken } from '../token/access-token-verifier.js';
+import { OIDC_RESOURCE_CLOCK } from '../oidc-resource.constants.js';
+import type { TrustedIssuer } from '../issuers/trusted-issuer.js';
+import type { ResolvedIssuerOptions } from '../options/issuer-options.js';
+import type { IssuerTokenVerifier, VerifiedToken } from '../token/access-token-verifier.js';
 import {
   checkAudience,
   checkIssuer,
@@ -12,7 +13,6 @@ import {
 } from '../utils/claim-rules.js';
 import type { Clock } from '../utils/clock.js';
 import { decodeJsonSegment, parseCompactJws, verifyJwsSignature } from '../utils/jws.js';
-import type { ResolvedOidcResourceOptions } from '../utils/resolve-options.js';
 
 const RFC9068_CLAIMS = ['iss', 'aud', 'exp', 'iat', 'sub', 'client_id', 'jti'];
 
@@ -28,23 +28,26 @@ function normalizeTyp(value: unknown): string | undefined {
 }
 
 /**
- * JWT access tokens (RFC 9068, RFC 8725): the header (allowed `alg`, no `crit`, `typ`), the
- * signature with the issuer's key, then the claims. The signature is checked with synchronous
- * `node:crypto` (see utils/jws.ts for why not jose's WebCrypto path).
+ * JWT access tokens (RFC 9068, RFC 8725) of one issuer: the header (allowed `alg`, no `crit`,
+ * `typ`), the signature with that issuer's key, then the claims under that issuer's settings.
+ * The signature is checked with synchronous `node:crypto` (see utils/jws.ts for why not jose's
+ * WebCrypto path).
  */
 @Injectable()
-export class JwtVerifier extends AccessTokenVerifier {
-  constructor(
-    @Inject(OIDC_RESOURCE_RESOLVED_OPTIONS) private readonly options: ResolvedOidcResourceOptions,
-    @Inject(OIDC_RESOURCE_CLOCK) private readonly clock: Clock,
-    private readonly jwks: JwksService,
-  ) {
-    super();
-  }
+export class JwtVerifier implements IssuerTokenVerifier {
+  constructor(@Inject(OIDC_RESOURCE_CLOCK) private readonly clock: Clock) {}
 
-  /** `decodedHeader`: the header when the caller already decoded it to pick this verifier. */
-  async verify(token: string, decodedHeader?: Record<string, unknown>): Promise<VerifiedToken> {
-    const { options } = this;
+  /**
+   * @param decodedHeader the header, when the caller already decoded it to pick this verifier
+   * @param decodedClaims the payload, when the caller already decoded it to pick the issuer
+   */
+  async verify(
+    token: string,
+    issuer: TrustedIssuer,
+    decodedHeader?: Record<string, unknown>,
+    decodedClaims?: Record<string, unknown>,
+  ): Promise<VerifiedToken> {
+    const options = issuer.settings;
     const jws = parseCompactJws(token, decodedHeader);
     if (!jws) {
       // An unsecured JWT (alg "none", empty signature) is named as such: the usual forgery.
@@ -64,45 +67,27 @@ export class JwtVerifier extends AccessTokenVerifier {
       throw refuse('crit_not_supported', 'The access token uses an unsupported JOSE feature');
     }
     const strict = options.requireJwtAccessTokenType;
-    this.checkType(header.typ, strict);
-    const key = await this.jwks.getKey({
+    checkType(header.typ, strict);
+    const key = await issuer.keys.getKey({
       alg,
       ...(header.kid !== undefined ? { kid: header.kid as string } : {}),
     });
     if (!verifyJwsSignature(alg, key, jws.signingInput, jws.signature)) {
       throw refuse('signature_invalid', 'The access token signature is invalid');
     }
-    const claims = decodeJsonSegment(jws.payloadSegment);
+    // The same bytes as the signed ones: decoding them again would give the same claims.
+    const claims = decodedClaims ?? decodeJsonSegment(jws.payloadSegment);
     if (!claims) throw malformed();
-    this.checkClaims(claims, strict);
-    return { source: 'jwt', issuer: options.issuer, header, claims };
-  }
-
-  private checkType(typ: unknown, strict: boolean): void {
-    const kind = normalizeTyp(typ);
-    if (typ !== undefined && kind === undefined) throw malformed();
-    if (strict && kind !== 'at+jwt') {
-      // RFC 9068 §4. The message names the setting, since plain "JWT" access tokens are common.
-      throw refuse(
-        'typ_not_accepted',
-        'The access token\'s "typ" header is not "at+jwt" (RFC 9068); requireJwtAccessTokenType: false accepts plain "JWT" access tokens',
-      );
-    }
-    if (!strict && kind !== undefined && kind !== 'at+jwt' && kind !== 'jwt') {
-      // RFC 8725 §3.11: a JWT typed as another kind (dpop+jwt, logout+jwt…) is not an access token.
-      throw refuse(
-        'typ_not_accepted',
-        'The JWT\'s "typ" header names another kind of token than an access token',
-      );
-    }
+    this.checkClaims(claims, options);
+    return { source: 'jwt', issuer: options.issuer, settings: options, header, claims };
   }
 
   /**
    * RFC 7519 §4.1 and RFC 9068 §2.2: presence, issuer, audience, times, and the token's kind
    * (never an ID token).
    */
-  private checkClaims(claims: Record<string, unknown>, strict: boolean): void {
-    const { options } = this;
+  private checkClaims(claims: Record<string, unknown>, options: ResolvedIssuerOptions): void {
+    const strict = options.requireJwtAccessTokenType;
     const required = strict
       ? RFC9068_CLAIMS
       : ['iss', 'exp', ...(options.audiences ? ['aud'] : [])];
@@ -114,5 +99,24 @@ export class JwtVerifier extends AccessTokenVerifier {
     checkTimes(claims, this.clock(), options.clockTolerance);
     checkIssuer(claims, options.issuer);
     checkAudience(claims, options.audiences, false);
+  }
+}
+
+function checkType(typ: unknown, strict: boolean): void {
+  const kind = normalizeTyp(typ);
+  if (typ !== undefined && kind === undefined) throw malformed();
+  if (strict && kind !== 'at+jwt') {
+    // RFC 9068 §4. The message names the setting, since plain "JWT" access tokens are common.
+    throw refuse(
+      'typ_not_accepted',
+      'The access token\'s "typ" header is not "at+jwt" (RFC 9068); requireJwtAccessTokenType: false accepts plain "JWT" access tokens',
+    );
+  }
+  if (!strict && kind !== undefined && kind !== 'at+jwt' && kind !== 'jwt') {
+    // RFC 8725 §3.11: a JWT typed as another kind (dpop+jwt, logout+jwt…) is not an access token.
+    throw refuse(
+      'typ_not_accepted',
+      'The JWT\'s "typ" header names another kind of token than an access token',
+    );
   }
 }

@@ -13,11 +13,12 @@ import type { AuthenticatedPrincipal } from '../interfaces/authenticated-princip
 import { httpCall, parseJsonObject } from '../utils/http.js';
 import { verifySignedJwt } from '../utils/jwt.js';
 import { deepFreeze, isExpired, principalToken } from '../utils/principal.js';
+import { IssuerRegistry } from '../issuers/issuer-registry.js';
+import type { TrustedIssuer } from '../issuers/trusted-issuer.js';
+import { refuse } from '../utils/claim-rules.js';
 import type { ResolvedOidcResourceOptions } from '../utils/resolve-options.js';
 import type { Clock } from '../utils/clock.js';
 import { SingleFlight } from '../utils/single-flight.js';
-import { IssuerMetadataService } from './issuer-metadata.service.js';
-import { JwksService } from './jwks.service.js';
 import { TokenCacheService } from './token-cache.service.js';
 import { TokenValidationService } from './token-validation.service.js';
 
@@ -49,8 +50,7 @@ export class UserInfoService {
   constructor(
     @Inject(OIDC_RESOURCE_RESOLVED_OPTIONS) private readonly options: ResolvedOidcResourceOptions,
     @Inject(OIDC_RESOURCE_CLOCK) private readonly clock: Clock,
-    private readonly metadata: IssuerMetadataService,
-    private readonly jwks: JwksService,
+    private readonly issuers: IssuerRegistry,
     private readonly cache: TokenCacheService,
     private readonly tokens: TokenValidationService,
   ) {}
@@ -83,9 +83,14 @@ export class UserInfoService {
         );
       }
     }
+    // Only the issuer that vouched for the token is shown it.
+    const found = this.issuers.find(principal.issuer);
+    const issuer = found instanceof Promise ? await found : found;
+    if (!issuer)
+      throw refuse('iss_mismatch', 'The access token was issued by another issuer', 'iss');
     const exp = principal.expiresAt?.getTime();
     // Same rule as TokenValidationService: a principal kept past its token's expiry gets no claims.
-    if (isExpired({ exp }, this.clock(), this.options.clockTolerance))
+    if (isExpired({ exp }, this.clock(), issuer.settings.clockTolerance))
       throw new TokenExpiredError();
     if (!principal.sub) {
       // Not a malformed request: the token is fine for this API but is not a user's token.
@@ -103,7 +108,7 @@ export class UserInfoService {
     if (cached !== undefined) return cached;
     const clientId = principal.clientId;
     return this.flight.run(key, async () => {
-      const claims = await this.fetch(token, sub, clientId);
+      const claims = await this.fetch(issuer, token, sub, clientId);
       const lifetime = exp === undefined ? Infinity : exp - this.clock();
       await this.cache.set(key, claims, Math.min(this.options.userInfo.ttl, lifetime));
       return claims;
@@ -111,11 +116,12 @@ export class UserInfoService {
   }
 
   private async fetch(
+    issuer: TrustedIssuer,
     token: string,
     sub: string,
     clientId: string | undefined,
   ): Promise<Record<string, unknown>> {
-    const endpoint = await this.metadata.getUserInfoEndpoint();
+    const endpoint = await issuer.getUserInfoEndpoint();
     const response = await httpCall(
       'UserInfo',
       endpoint,
@@ -157,7 +163,7 @@ export class UserInfoService {
           { url: endpoint },
         );
       }
-      claims = await this.verifySigned(response.text.trim(), clientId, endpoint);
+      claims = await this.verifySigned(issuer, response.text.trim(), clientId, endpoint);
     } else {
       claims = parseJsonObject('UserInfo', response.text, endpoint);
     }
@@ -168,18 +174,20 @@ export class UserInfoService {
 
   /** A signed UserInfo response (OIDC Core §5.3.2): issuer's keys, `iss`, and `aud` = the client. */
   private async verifySigned(
+    issuer: TrustedIssuer,
     jwt: string,
     clientId: string,
     url: string,
   ): Promise<Record<string, unknown>> {
     try {
-      return await verifySignedJwt(jwt, (header) => this.jwks.getKey(header), {
-        issuer: this.options.issuer,
+      const settings = issuer.settings;
+      return await verifySignedJwt(jwt, (header) => issuer.keys.getKey(header), {
+        issuer: settings.issuer,
         // §5.3.2: iss and aud MUST be present; aud MUST include the client the token was issued to.
         requiredClaims: ['iss', 'aud'],
         audience: clientId,
-        algorithms: this.options.algorithms,
-        clockTolerance: this.options.clockTolerance,
+        algorithms: settings.algorithms,
+        clockTolerance: settings.clockTolerance,
         now: this.clock(),
       });
     } catch (error) {

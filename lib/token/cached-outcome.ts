@@ -53,8 +53,14 @@ export function errorFor(outcome: CachedRefusal): OidcResourceError {
   return new InvalidTokenError(message, details);
 }
 
-/** A shared store can hand back anything (another writer, corruption): only a well-formed outcome counts. */
-export function isCachedOutcome(value: unknown, issuer: string): value is CachedOutcome {
+/**
+ * A shared store can hand back anything (another writer, corruption): only a well-formed outcome
+ * counts, and a principal only when `trusts` its issuer.
+ */
+export function isCachedOutcome(
+  value: unknown,
+  trusts: (issuer: string) => boolean,
+): value is CachedOutcome {
   if (typeof value !== 'object' || value === null) return false;
   const outcome = value as Record<string, unknown>;
   if (outcome.ok === false)
@@ -70,7 +76,8 @@ export function isCachedOutcome(value: unknown, issuer: string): value is Cached
   const strings = (list: unknown) =>
     Array.isArray(list) && list.every((item) => typeof item === 'string');
   return (
-    p.issuer === issuer &&
+    typeof p.issuer === 'string' &&
+    trusts(p.issuer) &&
     (p.source === 'jwt' || p.source === 'introspection') &&
     strings(p.scopes) &&
     strings(p.roles) &&

@@ -1,7 +1,12 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { OIDC_RESOURCE_CLOCK, OIDC_RESOURCE_RESOLVED_OPTIONS } from '../oidc-resource.constants.js';
+import {
+  DEFAULTS,
+  OIDC_RESOURCE_CLOCK,
+  OIDC_RESOURCE_RESOLVED_OPTIONS,
+} from '../oidc-resource.constants.js';
 import { InvalidRequestError, TokenExpiredError } from '../errors/oidc-resource.error.js';
 import type { AuthenticatedPrincipal } from '../interfaces/authenticated-principal.interface.js';
+import { IssuerRegistry } from '../issuers/issuer-registry.js';
 import { TokenCacheService } from '../services/token-cache.service.js';
 import { refuse } from '../utils/claim-rules.js';
 import type { Clock } from '../utils/clock.js';
@@ -20,15 +25,16 @@ import { toSnapshot } from './snapshot.js';
 @Injectable()
 export class CachingVerifier {
   private readonly flight = new SingleFlight<CachedOutcome>();
-  /** Vets outcomes read back from shared stores. */
+  /** Vets outcomes read back from shared stores: only this API's issuers may have vouched. */
   private readonly acceptCached = (value: unknown): value is CachedOutcome =>
-    isCachedOutcome(value, this.options.issuer);
+    isCachedOutcome(value, (issuer) => this.issuers.known(issuer) !== undefined);
 
   constructor(
     @Inject(OIDC_RESOURCE_RESOLVED_OPTIONS) private readonly options: ResolvedOidcResourceOptions,
     @Inject(OIDC_RESOURCE_CLOCK) private readonly clock: Clock,
     private readonly cache: TokenCacheService,
     private readonly verifier: AccessTokenVerifier,
+    private readonly issuers: IssuerRegistry,
   ) {}
 
   /** The principal of a token, from the cache when it can be. */
@@ -46,17 +52,21 @@ export class CachingVerifier {
       (await this.cache.getShared(key, this.acceptCached)) ??
       (await this.flight.run(key, () => this.verifyAndCache(token, key)));
     if (!outcome.ok) throw errorFor(outcome);
-    if (isExpired(outcome.principal, this.clock(), this.options.clockTolerance)) {
+    const { principal } = outcome;
+    // The tolerance of the issuer that vouched (one map lookup, no await).
+    const tolerance =
+      this.issuers.known(principal.issuer)?.settings.clockTolerance ?? DEFAULTS.clockTolerance;
+    if (isExpired(principal, this.clock(), tolerance)) {
       void this.cache.delete(key);
       throw new TokenExpiredError();
     }
-    return materializePrincipal(outcome.principal, token);
+    return materializePrincipal(principal, token);
   }
 
   private async verifyAndCache(token: string, key: string): Promise<CachedOutcome> {
     let outcome: CachedOutcome;
     try {
-      const principal = toSnapshot(await this.verifier.verify(token), this.options);
+      const principal = toSnapshot(await this.verifier.verify(token));
       outcome = { ok: true, principal };
       const lifetime = principal.exp === undefined ? Infinity : principal.exp - this.clock();
       await this.cache.set(key, outcome, Math.min(this.options.cache.ttl, lifetime));

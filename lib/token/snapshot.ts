@@ -1,18 +1,15 @@
 import { extractRoles, extractScopes } from '../authorization/claim-path.js';
 import { audienceList, claimMalformed, refuse } from '../utils/claim-rules.js';
 import { deepFreeze, type PrincipalSnapshot } from '../utils/principal.js';
-import type { ResolvedOidcResourceOptions } from '../utils/resolve-options.js';
 import type { VerifiedToken } from './access-token-verifier.js';
 
 /**
  * What is cached about a verified token. The last rules that apply to both kinds of token live
- * here too, so that a refusal they earn is cached like any other.
+ * here too, so that a refusal they earn is cached like any other. Scopes and roles are read where
+ * the issuer that vouched puts them.
  */
-export function toSnapshot(
-  verified: VerifiedToken,
-  options: Pick<ResolvedOidcResourceOptions, 'scopeClaims' | 'roleClaims'>,
-): PrincipalSnapshot {
-  const { claims } = verified;
+export function toSnapshot(verified: VerifiedToken): PrincipalSnapshot {
+  const { claims, settings: options } = verified;
   // Read once per token and cached with the snapshot; a malformed claim grants nothing.
   const scopes = extractScopes(claims, options.scopeClaims);
   const roles = extractRoles(claims, options.roleClaims);

@@ -16,6 +16,9 @@ function configError(options: unknown): InvalidConfigurationError {
   throw new Error(`resolveOptions accepted ${JSON.stringify(options)}`);
 }
 
+/** The first (here: only) issuer's resolved settings. */
+const first = (options: OidcResourceModuleOptions) => resolveOptions(options).issuers[0]!;
+
 function expectRefused(options: unknown, key: string): void {
   const error = configError(options);
   expect(error.code).toBe('invalid_configuration');
@@ -35,13 +38,17 @@ const publicJwk = {
 describe('resolveOptions: defaults', () => {
   it('applies every documented default', () => {
     const resolved = resolveOptions({ ...BASE });
-    expect(resolved).toMatchObject({
+    expect(resolved.issuers).toHaveLength(1);
+    expect(resolved.issuers[0]).toMatchObject({
       issuer: BASE.issuer,
       audiences: [BASE.audience],
       tokenFormat: 'auto',
       algorithms: ['RS256', 'PS256', 'ES256', 'EdDSA'],
       clockTolerance: 30,
       requireJwtAccessTokenType: true,
+    });
+    expect(resolved).toMatchObject({
+      maxIssuers: 100,
       cache: { ttl: 300_000, negativeTtl: 5_000, max: 10_000, stores: [] },
       userInfo: { ttl: 300_000 },
       global: true,
@@ -51,18 +58,19 @@ describe('resolveOptions: defaults', () => {
       httpTimeout: 5000,
       unsafeAllowInsecureIssuer: false,
     });
-    expect(resolved.introspection).toBeUndefined();
-    expect(resolved.jwksUri).toBeUndefined();
+    expect(resolved.issuers[0]!.introspection).toBeUndefined();
+    expect(resolved.issuers[0]!.jwksUri).toBeUndefined();
+    expect(resolved.resolveIssuer).toBeUndefined();
     expect(Object.isFrozen(resolved)).toBe(true);
   });
 
   it('introspection.allowUntypedResponses is off unless set to true', () => {
     const introspection = { clientId: 'rs', clientSecret: 's' };
-    expect(resolveOptions({ ...BASE, introspection }).introspection).toMatchObject({
+    expect(first({ ...BASE, introspection }).introspection).toMatchObject({
       allowUntypedResponses: false,
     });
     expect(
-      resolveOptions({ ...BASE, introspection: { ...introspection, allowUntypedResponses: true } })
+      first({ ...BASE, introspection: { ...introspection, allowUntypedResponses: true } })
         .introspection,
     ).toMatchObject({ allowUntypedResponses: true });
   });
@@ -70,14 +78,13 @@ describe('resolveOptions: defaults', () => {
   it('realm: the first audience, else the issuer; an explicit realm wins', () => {
     expect(resolveOptions({ ...BASE, audience: ['a', 'b'] }).realm).toBe('a');
     expect(resolveOptions({ ...BASE, audience: false }).realm).toBe(BASE.issuer);
-    expect(resolveOptions({ ...BASE, audience: false }).audiences).toBe(false);
+    expect(first({ ...BASE, audience: false }).audiences).toBe(false);
     expect(resolveOptions({ ...BASE, realm: 'api' }).realm).toBe('api');
   });
 
   it('introspection defaults to client_secret_basic', () => {
     expect(
-      resolveOptions({ ...BASE, introspection: { clientId: 'rs', clientSecret: 's' } })
-        .introspection,
+      first({ ...BASE, introspection: { clientId: 'rs', clientSecret: 's' } }).introspection,
     ).toEqual({
       clientId: 'rs',
       clientSecret: 's',
@@ -96,7 +103,7 @@ describe('resolveOptions: defaults', () => {
           privateKey: privateKey as never,
         },
       });
-      expect(resolved.introspection?.authMethod).toBe('private_key_jwt');
+      expect(resolved.issuers[0]!.introspection?.authMethod).toBe('private_key_jwt');
     }
   });
 
@@ -107,20 +114,20 @@ describe('resolveOptions: defaults', () => {
       'http://[::1]:9000',
       'http://127.10.20.30',
     ]) {
-      expect(resolveOptions({ ...BASE, issuer }).issuer).toBe(issuer);
+      expect(first({ ...BASE, issuer }).issuer).toBe(issuer);
     }
     expect(
-      resolveOptions({ ...BASE, issuer: 'http://idp.internal', unsafeAllowInsecureIssuer: true })
-        .issuer,
+      first({ ...BASE, issuer: 'http://idp.internal', unsafeAllowInsecureIssuer: true }).issuer,
     ).toBe('http://idp.internal');
   });
 
   it('deduplicates algorithms and accepts every supported asymmetric one', () => {
-    expect(resolveOptions({ ...BASE, algorithms: ['RS256', 'RS256', 'ES512'] }).algorithms).toEqual(
-      ['RS256', 'ES512'],
-    );
+    expect(first({ ...BASE, algorithms: ['RS256', 'RS256', 'ES512'] }).algorithms).toEqual([
+      'RS256',
+      'ES512',
+    ]);
     expect(
-      resolveOptions({
+      first({
         ...BASE,
         algorithms: ['RS384', 'RS512', 'PS384', 'PS512', 'ES384', 'Ed25519'],
       }).algorithms,

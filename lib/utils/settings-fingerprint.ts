@@ -1,8 +1,10 @@
 import { createHash } from 'node:crypto';
+import type { IssuerOptions } from '../interfaces/oidc-resource-options.interface.js';
+import type { ResolvedIssuerOptions } from '../options/issuer-options.js';
 import type { ResolvedOidcResourceOptions } from './resolve-options.js';
 
 type Resolved = ResolvedOidcResourceOptions;
-type IntrospectionSettings = NonNullable<Resolved['introspection']>;
+type IntrospectionSettings = NonNullable<ResolvedIssuerOptions['introspection']>;
 
 /** Why an option is left out of the fingerprint: it never changes a verdict or a principal. */
 type Excluded = { excluded: string };
@@ -19,6 +21,25 @@ const sorted = (list: readonly string[]) => [...list].sort();
  * the order of the included ones is the order of the hashed document.
  */
 export const FINGERPRINT_OPTIONS: Table<Resolved> = {
+  // Each issuer with its own settings, in list order (the order opaque tokens are introspected in).
+  issuers: (issuers) => issuers.map((issuer) => pick(issuer, FINGERPRINT_ISSUER)),
+  // A function cannot be hashed; its answers are vetted when read back (the issuer must be one
+  // this API trusts), and the defaults it is resolved against are below.
+  resolveIssuer: (resolver) => resolver !== undefined,
+  issuerDefaults: fingerprintDefaults,
+  maxIssuers: { excluded: 'how many resolveIssuer answers are remembered, not what they are' },
+  cache: { excluded: 'how long and where outcomes are kept, not what they are' },
+  userInfo: { excluded: 'UserInfo answers are cached apart, under their own key namespace' },
+  global: { excluded: 'which routes are guarded, not what a token is worth' },
+  realm: { excluded: 'only the text of a challenge' },
+  allowQueryToken: { excluded: 'where a token is read, checked before the cache' },
+  maxTokenLength: { excluded: 'checked on every request, before the cache is consulted' },
+  httpTimeout: { excluded: 'a timeout is an outage, and outages are never cached' },
+  unsafeAllowInsecureIssuer: { excluded: 'checked once, when the options are resolved' },
+};
+
+/** One issuer's settings, in or out. */
+export const FINGERPRINT_ISSUER: Table<ResolvedIssuerOptions> = {
   issuer: asIs,
   audiences: (audiences) => (audiences === false ? false : sorted(audiences)),
   tokenFormat: asIs,
@@ -31,15 +52,29 @@ export const FINGERPRINT_OPTIONS: Table<Resolved> = {
   roleClaims: asIs,
   introspection: (introspection) =>
     introspection ? pick(introspection, FINGERPRINT_INTROSPECTION) : null,
-  cache: { excluded: 'how long and where outcomes are kept, not what they are' },
-  userInfo: { excluded: 'UserInfo answers are cached apart, under their own key namespace' },
-  global: { excluded: 'which routes are guarded, not what a token is worth' },
-  realm: { excluded: 'only the text of a challenge' },
-  allowQueryToken: { excluded: 'where a token is read, checked before the cache' },
-  maxTokenLength: { excluded: 'checked on every request, before the cache is consulted' },
-  httpTimeout: { excluded: 'a timeout is an outage, and outages are never cached' },
-  unsafeAllowInsecureIssuer: { excluded: 'checked once, when the options are resolved' },
+  userInfoEndpoint: {
+    excluded: 'UserInfo answers are cached apart, under their own key namespace',
+  },
 };
+
+/**
+ * The top-level per-issuer settings as written (they decide what a `resolveIssuer` issuer's
+ * tokens grant), secrets left out.
+ */
+function fingerprintDefaults(defaults: Readonly<Partial<IssuerOptions>>): unknown {
+  const { introspection, userInfo: _userInfo, ...rest } = defaults;
+  return {
+    ...rest,
+    introspection: introspection
+      ? {
+          clientId: introspection.clientId,
+          authMethod: introspection.authMethod ?? null,
+          endpoint: introspection.endpoint ?? null,
+          allowUntypedResponses: introspection.allowUntypedResponses ?? null,
+        }
+      : null,
+  };
+}
 
 /** The introspection settings, in or out, like the top-level ones. */
 export const FINGERPRINT_INTROSPECTION: Table<IntrospectionSettings> = {
@@ -64,7 +99,8 @@ export function settingsFingerprint(options: ResolvedOidcResourceOptions): strin
   const settings = {
     // 2: refusals carry a reason, and ID tokens are refused in more shapes.
     // 3: principals carry roles; malformed scope claims grant nothing instead of refusing.
-    v: 3,
+    // 4: several issuers, each with its own settings.
+    v: 4,
     ...pick(options, FINGERPRINT_OPTIONS),
   };
   return createHash('sha256').update(JSON.stringify(settings)).digest('base64url').slice(0, 16);
