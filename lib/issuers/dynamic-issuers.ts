@@ -65,8 +65,10 @@ export class DynamicIssuers {
     try {
       answer = await this.resolver(iss);
     } catch (cause) {
+      // The application's own error, for its log (answers to clients never carry a 503's message).
+      const why = cause instanceof Error ? `: ${cause.message.slice(0, 200)}` : '';
       throw new IssuerUnavailableError(
-        `resolveIssuer threw for the issuer ${JSON.stringify(iss.slice(0, 200))}, so its tokens cannot be checked`,
+        `resolveIssuer threw for the issuer ${JSON.stringify(iss.slice(0, 200))}, so its tokens cannot be checked${why}`,
         { cause },
       );
     }
