@@ -149,11 +149,12 @@ describe('docs/testing.md: options replaced in a test module', () => {
     expect(await call(api, '/notes/count')).toEqual({ status: 200, body: { count: 42 } });
   });
 
-  it('without the override, the same module asks its production issuer', async () => {
-    // The recipe's tokens are accepted because of the override: here nothing answers, so 503.
+  it("without the override, the same module refuses the test issuer's tokens", async () => {
+    // The recipe's tokens are accepted because of the override: here they name an issuer the
+    // module does not trust (401, and its production issuer is never asked).
     const api = await start(StaticAppModule);
     const { status } = await call(api, '/notes', await accessToken(['notes:read']));
-    expect(status).toBe(503);
+    expect(status).toBe(401);
   });
 
   it('replaces forRootAsync options without running the factory (no variable needed)', async () => {
