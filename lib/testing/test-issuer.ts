@@ -2,7 +2,10 @@ import { once } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { OidcResourceModuleOptions } from '../interfaces/oidc-resource-options.interface.js';
+import type {
+  IssuerOptions,
+  OidcResourceModuleOptions,
+} from '../interfaces/oidc-resource-options.interface.js';
 import { accessTokenClaims } from './access-token-claims.js';
 import { handleRequest, type EndpointContext } from './issuer-endpoints.js';
 import { signJws } from '../utils/jws.js';
@@ -86,22 +89,30 @@ class LoopbackTestIssuer implements TestIssuer {
   }
 
   moduleOptions(overrides: Partial<OidcResourceModuleOptions> = {}): OidcResourceModuleOptions {
+    const options = this.withCredentials({ audience: DEFAULT_TEST_AUDIENCE, ...overrides });
+    if (usableAudience(options.audience)) this.defaultAudience = options.audience;
+    return options;
+  }
+
+  issuerOptions(overrides: Partial<IssuerOptions> = {}): IssuerOptions {
+    const options = this.withCredentials(overrides);
+    if (usableAudience(options.audience)) this.defaultAudience = options.audience;
+    return options;
+  }
+
+  /** `issuer` and the introspection credentials, `overrides` last (`introspection` merged). */
+  private withCredentials<T extends Partial<IssuerOptions>>(overrides: T): T & IssuerOptions {
     const credentials = {
       clientId: TEST_RESOURCE_SERVER_CLIENT_ID,
       clientSecret: this.clientSecret,
     };
     const { introspection, ...rest } = overrides;
-    const options: OidcResourceModuleOptions = {
-      issuer: this.issuer,
-      audience: DEFAULT_TEST_AUDIENCE,
-      introspection: credentials,
-      ...rest,
-    };
+    const options = { issuer: this.issuer, introspection: credentials, ...rest } as T &
+      IssuerOptions;
     if ('introspection' in overrides) {
       if (introspection === undefined) delete options.introspection;
       else options.introspection = { ...credentials, ...introspection };
     }
-    if (usableAudience(options.audience)) this.defaultAudience = options.audience;
     return options;
   }
 

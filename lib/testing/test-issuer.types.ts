@@ -1,4 +1,7 @@
-import type { OidcResourceModuleOptions } from '../interfaces/oidc-resource-options.interface.js';
+import type {
+  IssuerOptions,
+  OidcResourceModuleOptions,
+} from '../interfaces/oidc-resource-options.interface.js';
 import type { TestSigningAlgorithm } from './signing-keys.js';
 
 /** Options of {@link createTestIssuer}. */
@@ -118,6 +121,13 @@ export interface TestIssuer {
    * @example OidcResourceModule.forRoot(issuer.moduleOptions({ audience: 'notes-api' }))
    */
   moduleOptions(overrides?: Partial<OidcResourceModuleOptions>): OidcResourceModuleOptions;
+
+  /**
+   * This issuer as one entry of the `issuers` option: `issuer` and `introspection` credentials,
+   * `overrides` applied last as in `moduleOptions()`. `audience` stays at the top level.
+   * @example OidcResourceModule.forRoot({ audience: 'notes-api', issuers: [staff.issuerOptions(), partners.issuerOptions()] })
+   */
+  issuerOptions(overrides?: Partial<IssuerOptions>): IssuerOptions;
 
   /**
    * Mints an access token. Every token is recorded, so introspection, revocation and UserInfo

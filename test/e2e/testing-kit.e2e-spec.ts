@@ -133,6 +133,32 @@ describe('testing kit with cache.ttl 0 (express)', () => {
   });
 });
 
+describe('testing kit with two issuers (express)', () => {
+  it("issuerOptions() makes issuers entries: each issuer's tokens pass, JWT and opaque", async () => {
+    const [staff, partners] = await Promise.all([createTestIssuer(), createTestIssuer()]);
+    const { app, url } = await startTestApp('express', {
+      audience: 'api',
+      issuers: [staff.issuerOptions(), partners.issuerOptions()],
+    });
+    try {
+      for (const issuer of [staff, partners]) {
+        // The audience is the app's top-level one, which the kit does not see: name it.
+        const minted = { scopes: ['api:read'], audience: 'api' };
+        const jwt = await issuer.accessToken(minted);
+        const opaque = await issuer.accessToken({ ...minted, format: 'opaque' });
+        expect((await call(`${url}/api/read`, jwt)).status).toBe(200);
+        expect((await call(`${url}/api/read`, opaque)).status).toBe(200);
+      }
+      // The first issuer was asked about the partner's opaque token, and said inactive.
+      expect(staff.requests.introspection).toBe(2);
+      expect(partners.requests.introspection).toBe(1);
+    } finally {
+      await app.close();
+      await Promise.all([staff.close(), partners.close()]);
+    }
+  });
+});
+
 // An app module as a user's would be: production options read from the environment, which a
 // test machine does not have. The test overrides the options token with the kit's.
 @Controller('notes')
