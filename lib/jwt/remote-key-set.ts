@@ -7,7 +7,7 @@ import { FailureCooldown } from '../utils/failure-cooldown.js';
 import { LOG_CONTEXT } from '../utils/failure-log.js';
 import { httpCall, parseJsonObject } from '../utils/http.js';
 import type { Clock } from '../utils/clock.js';
-import { importPublicJwk } from '../utils/jws.js';
+import { importPublicJwk, jwkFitsAlgorithm } from '../utils/jws.js';
 import { SingleFlight } from '../utils/single-flight.js';
 
 /** A public key, checked to suit the algorithm it was selected for. */
@@ -30,26 +30,7 @@ function keyFits(jwk: JWK, alg: string): boolean {
   if (jwk.use !== undefined && jwk.use !== 'sig') return false;
   if (jwk.alg !== undefined && jwk.alg !== alg) return false;
   if (Array.isArray(jwk.key_ops) && !jwk.key_ops.includes('verify')) return false;
-  switch (alg) {
-    case 'RS256':
-    case 'RS384':
-    case 'RS512':
-    case 'PS256':
-    case 'PS384':
-    case 'PS512':
-      return jwk.kty === 'RSA';
-    case 'ES256':
-      return jwk.kty === 'EC' && jwk.crv === 'P-256';
-    case 'ES384':
-      return jwk.kty === 'EC' && jwk.crv === 'P-384';
-    case 'ES512':
-      return jwk.kty === 'EC' && jwk.crv === 'P-521';
-    case 'EdDSA':
-    case 'Ed25519':
-      return jwk.kty === 'OKP' && jwk.crv === 'Ed25519';
-    default:
-      return false;
-  }
+  return jwkFitsAlgorithm(jwk, alg);
 }
 
 /** Keys that could verify something: known `kty`, public material, meant for signatures. */

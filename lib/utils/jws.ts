@@ -36,21 +36,54 @@ interface AlgorithmSpec {
   /** ECDSA: the named curve and the exact length of the R‖S signature (RFC 7518 §3.4). */
   curve?: string;
   signatureLength?: number;
+  /** The JWK that can hold such a key (RFC 7518 §6, RFC 8037 §2): its `kty`, and `crv` if any. */
+  jwk: { kty: 'RSA' | 'EC' | 'OKP'; crv?: string };
 }
 
+const RSA = { kty: 'RSA' } as const;
+const ED25519 = { kty: 'OKP', crv: 'Ed25519' } as const;
+
 const SPECS: Readonly<Record<string, AlgorithmSpec>> = {
-  RS256: { digest: 'sha256', keyType: 'rsa' },
-  RS384: { digest: 'sha384', keyType: 'rsa' },
-  RS512: { digest: 'sha512', keyType: 'rsa' },
-  PS256: { digest: 'sha256', keyType: 'rsa', pss: true },
-  PS384: { digest: 'sha384', keyType: 'rsa', pss: true },
-  PS512: { digest: 'sha512', keyType: 'rsa', pss: true },
-  ES256: { digest: 'sha256', keyType: 'ec', curve: 'prime256v1', signatureLength: 64 },
-  ES384: { digest: 'sha384', keyType: 'ec', curve: 'secp384r1', signatureLength: 96 },
-  ES512: { digest: 'sha512', keyType: 'ec', curve: 'secp521r1', signatureLength: 132 },
-  EdDSA: { digest: null, keyType: 'ed25519' },
-  Ed25519: { digest: null, keyType: 'ed25519' },
+  RS256: { digest: 'sha256', keyType: 'rsa', jwk: RSA },
+  RS384: { digest: 'sha384', keyType: 'rsa', jwk: RSA },
+  RS512: { digest: 'sha512', keyType: 'rsa', jwk: RSA },
+  PS256: { digest: 'sha256', keyType: 'rsa', pss: true, jwk: RSA },
+  PS384: { digest: 'sha384', keyType: 'rsa', pss: true, jwk: RSA },
+  PS512: { digest: 'sha512', keyType: 'rsa', pss: true, jwk: RSA },
+  ES256: {
+    digest: 'sha256',
+    keyType: 'ec',
+    curve: 'prime256v1',
+    signatureLength: 64,
+    jwk: { kty: 'EC', crv: 'P-256' },
+  },
+  ES384: {
+    digest: 'sha384',
+    keyType: 'ec',
+    curve: 'secp384r1',
+    signatureLength: 96,
+    jwk: { kty: 'EC', crv: 'P-384' },
+  },
+  ES512: {
+    digest: 'sha512',
+    keyType: 'ec',
+    curve: 'secp521r1',
+    signatureLength: 132,
+    jwk: { kty: 'EC', crv: 'P-521' },
+  },
+  EdDSA: { digest: null, keyType: 'ed25519', jwk: ED25519 },
+  Ed25519: { digest: null, keyType: 'ed25519', jwk: ED25519 },
 };
+
+/** Whether a JWK is of the type and curve a JWS algorithm needs; unknown algorithms fit nothing. */
+export function jwkFitsAlgorithm(jwk: { kty?: unknown; crv?: unknown }, alg: string): boolean {
+  const wanted = Object.hasOwn(SPECS, alg) ? SPECS[alg]!.jwk : undefined;
+  return (
+    wanted !== undefined &&
+    jwk.kty === wanted.kty &&
+    (wanted.crv === undefined || jwk.crv === wanted.crv)
+  );
+}
 
 /** RFC 7518 §3.3/§3.5: RSA keys of fewer bits must not be used. */
 export const MIN_RSA_MODULUS_BITS = 2048;
