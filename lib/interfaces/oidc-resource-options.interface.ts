@@ -209,7 +209,8 @@ export interface OidcResourceModuleOptions extends Partial<IssuerSettingsOptions
   /** Trusts issuers that `issuers` does not list, such as one tenant per customer. */
   resolveIssuer?: IssuerResolver;
   /**
-   * Most `resolveIssuer` answers remembered (least recently used out first), refusals included.
+   * Most issuers trusted by `resolveIssuer` that are remembered, with their keys and metadata,
+   * and, kept apart, most refusals (least recently used out first).
    * @default 100
    */
   maxIssuers?: number;

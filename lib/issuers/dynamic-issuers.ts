@@ -27,14 +27,18 @@ function couldBeIssuer(iss: string, unsafe: boolean): boolean {
 
 /**
  * Issuers trusted by `resolveIssuer`'s answers: each answer, a refusal included, is remembered,
- * at most `maxIssuers` of them, the least recently used forgotten first (with its keys and
- * metadata). Concurrent questions about one issuer share one call. An answer that throws, or
- * that is not a valid issuer entry, is an outage (503) and is asked again next time.
+ * at most `maxIssuers` trusted issuers (with their keys and metadata) and as many refusals, the
+ * least recently used forgotten first. Refusals are kept apart so that tokens naming random
+ * issuers, which anyone can send, only ever push out other refusals: they cannot evict a trusted
+ * tenant and make its keys be fetched again. Concurrent questions about one issuer share one
+ * call. An answer that throws, or that is not a valid issuer entry, is an outage (503) and is
+ * asked again next time.
  */
 export class DynamicIssuers {
-  /** `null`: the resolver refused this issuer. A Map iterates in insertion order: oldest first. */
-  private readonly answers = new Map<string, TrustedIssuer | null>();
-  private readonly flight = new SingleFlight<TrustedIssuer | null>();
+  /** A Map iterates in insertion order: the least recently used comes first. */
+  private readonly trusted = new Map<string, TrustedIssuer>();
+  private readonly refused = new Map<string, true>();
+  private readonly flight = new SingleFlight<TrustedIssuer | undefined>();
 
   constructor(
     private readonly resolver: IssuerResolver,
@@ -42,25 +46,22 @@ export class DynamicIssuers {
     private readonly clock: Clock,
   ) {}
 
-  /** A remembered answer, without asking (and without making it recent). */
+  /** A remembered trusted issuer, without asking (and without making it recent). */
   known(iss: string): TrustedIssuer | undefined {
-    return this.answers.get(iss) ?? undefined;
+    return this.trusted.get(iss);
   }
 
   /** The trusted issuer for a token's unverified `iss`, or `undefined` when it is refused. */
   async resolve(iss: string): Promise<TrustedIssuer | undefined> {
-    const remembered = this.answers.get(iss);
-    if (remembered !== undefined) {
-      this.answers.delete(iss);
-      this.answers.set(iss, remembered);
-      return remembered ?? undefined;
-    }
+    const trusted = this.trusted.get(iss);
+    if (trusted) return remember(this.trusted, iss, trusted, Infinity);
+    if (this.refused.has(iss)) return void remember(this.refused, iss, true, Infinity);
     // Junk never reaches the application's resolver: it only ever sees issuer-shaped URLs.
     if (!couldBeIssuer(iss, this.options.unsafeAllowInsecureIssuer)) return undefined;
-    return (await this.flight.run(iss, () => this.ask(iss))) ?? undefined;
+    return this.flight.run(iss, () => this.ask(iss));
   }
 
-  private async ask(iss: string): Promise<TrustedIssuer | null> {
+  private async ask(iss: string): Promise<TrustedIssuer | undefined> {
     let answer: IssuerOptions | null | undefined;
     try {
       answer = await this.resolver(iss);
@@ -72,22 +73,28 @@ export class DynamicIssuers {
         { cause },
       );
     }
-    let trusted: TrustedIssuer | null = null;
-    if (answer !== undefined && answer !== null) {
-      try {
-        const settings = resolveDynamicIssuer(this.options, iss, answer);
-        trusted = new TrustedIssuer(settings, this.options, this.clock);
-      } catch (error) {
-        if (!(error instanceof InvalidConfigurationError)) throw error;
-        throw new IssuerUnavailableError(`resolveIssuer gave an invalid answer: ${error.message}`, {
-          cause: error,
-        });
-      }
+    if (answer === undefined || answer === null) {
+      remember(this.refused, iss, true, this.options.maxIssuers);
+      return undefined;
     }
-    this.answers.set(iss, trusted);
-    if (this.answers.size > this.options.maxIssuers) {
-      this.answers.delete(this.answers.keys().next().value!);
+    let settings;
+    try {
+      settings = resolveDynamicIssuer(this.options, iss, answer);
+    } catch (error) {
+      if (!(error instanceof InvalidConfigurationError)) throw error;
+      throw new IssuerUnavailableError(`resolveIssuer gave an invalid answer: ${error.message}`, {
+        cause: error,
+      });
     }
-    return trusted;
+    const trusted = new TrustedIssuer(settings, this.options, this.clock);
+    return remember(this.trusted, iss, trusted, this.options.maxIssuers);
   }
+}
+
+/** Puts `key` last (most recent) in an LRU-ordered map of at most `max` entries. */
+function remember<T>(map: Map<string, T>, key: string, value: T, max: number): T {
+  map.delete(key);
+  map.set(key, value);
+  if (map.size > max) map.delete(map.keys().next().value!);
+  return value;
 }

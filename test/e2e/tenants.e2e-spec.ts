@@ -159,6 +159,25 @@ describe('resolveIssuer: one issuer per tenant, from an allow-list', () => {
     expect(asked).toEqual([CONTOSO, FABRIKAM, NORTHWIND, FABRIKAM].map(tenantIssuer));
   });
 
+  it('tokens naming random issuers never push a trusted tenant out (its keys stay fetched)', async () => {
+    const { resolve, asked } = tenantResolver([CONTOSO]);
+    const tokens = await buildValidationService(modules, recipe(resolve, { maxIssuers: 2 }));
+    await tokens.validate(await tenantToken(CONTOSO, { jti: 'before' }));
+    const strangers = [1, 2, 3, 4, 5].map((i) => `00000000-0000-4000-8000-00000000000${i}`);
+    as.resetHits();
+    for (const stranger of strangers) {
+      expect((await rejection(tokens.validate(await tenantToken(stranger)))).reason).toBe(
+        'iss_mismatch',
+      );
+    }
+    await tokens.validate(await tenantToken(CONTOSO, { jti: 'after' }));
+    expect(asked.filter((iss) => iss === tenantIssuer(CONTOSO))).toHaveLength(1);
+    expect(as.hits.get('/jwks')).toBe(0);
+    // Refusals are bounded too: the oldest stranger is asked about again.
+    await rejection(tokens.validate(await tenantToken(strangers[0]!, { jti: 'again' })));
+    expect(asked.filter((iss) => iss === tenantIssuer(strangers[0]!))).toHaveLength(2);
+  });
+
   it("a tenant's answer may carry its own settings", async () => {
     const tokens = await buildValidationService(
       modules,
