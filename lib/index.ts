@@ -56,6 +56,14 @@ export {
 } from './errors/oidc-resource.error.js';
 export { bearerChallenge, toHttpError, type OidcHttpError } from './errors/www-authenticate.js';
 export type { Clock } from './utils/clock.js';
+export {
+  diagnose,
+  type DiagnoseSettings,
+  type Diagnosis,
+  type DoctorCheck,
+  type DoctorFinding,
+  type DoctorStatus,
+} from './doctor/diagnose.js';
 export type {
   AuthenticatedPrincipal,
   CacheOptions,
