@@ -57,6 +57,12 @@ export {
 export { bearerChallenge, toHttpError, type OidcHttpError } from './errors/www-authenticate.js';
 export type { Clock } from './utils/clock.js';
 export {
+  OidcHealthIndicator,
+  HEALTH_CHECK_INTERVAL,
+  type OidcHealthResult,
+  type OidcIssuerHealth,
+} from './health/oidc-health.indicator.js';
+export {
   diagnose,
   type DiagnoseSettings,
   type Diagnosis,
@@ -76,5 +82,6 @@ export type {
   OidcResourceModuleOptions,
   OidcResourceOptionsFactory,
   SharedCacheStore,
+  TelemetryOptions,
   UserInfoOptions,
 } from './interfaces/index.js';

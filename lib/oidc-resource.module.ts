@@ -23,6 +23,8 @@ import {
 } from './introspection/opaque-token-introspector.js';
 import { IssuerRegistry } from './issuers/issuer-registry.js';
 import { JwtVerifier } from './jwt/jwt-verifier.js';
+import { OidcHealthIndicator } from './health/oidc-health.indicator.js';
+import { TelemetryActivation } from './observability/telemetry-activation.js';
 import { IssuerMetadataService } from './services/issuer-metadata.service.js';
 import { TokenCacheService } from './services/token-cache.service.js';
 import { TokenValidationService } from './services/token-validation.service.js';
@@ -79,6 +81,10 @@ const resolvedOptionsProvider: Provider = {
     OidcAuthGuard,
     PolicyRegistrationCheck,
     { provide: APP_FILTER, useClass: OidcResourceExceptionFilter },
+    // Operations: OpenTelemetry when the app has it; a health indicator for terminus (which
+    // needs nothing from terminus itself, so it is always there).
+    TelemetryActivation,
+    OidcHealthIndicator,
   ],
   exports: [
     OIDC_RESOURCE_RESOLVED_OPTIONS,
@@ -89,6 +95,7 @@ const resolvedOptionsProvider: Provider = {
     IssuerMetadataService,
     IssuerRegistry,
     OidcAuthGuard,
+    OidcHealthIndicator,
   ],
 })
 export class OidcResourceModule extends ConfigurableModuleClass {

@@ -1,4 +1,4 @@
-import type { ResolvedOidcResourceOptions } from '../utils/resolve-options.js';
+import type { ConfiguredIssuer } from '../observability/configured-issuers.js';
 import {
   discoveryUrls,
   looksLikeTlsMismatch,
@@ -65,9 +65,7 @@ function neighbours(issuer: string): string[] {
  * Discovery: is there a metadata document for the configured issuer, and does it name that
  * issuer exactly? When not, what was probably meant.
  */
-export async function checkDiscovery(
-  options: ResolvedOidcResourceOptions,
-): Promise<DiscoveryOutcome> {
+export async function checkDiscovery(options: ConfiguredIssuer): Promise<DiscoveryOutcome> {
   const { issuer, httpTimeout } = options;
   const findings: DoctorFinding[] = [];
   const fixes: Record<string, unknown> = {};
@@ -134,10 +132,10 @@ export async function checkDiscovery(
       finding({
         status: 'warn',
         summary: `No metadata document for ${issuer}; the configured endpoints are used instead`,
-        detail: options.userInfo.endpoint
+        detail: options.userInfoEndpoint
           ? detail
           : `${detail} userInfo.endpoint is not set: UserInfoService will answer 503.`,
-        ...(options.userInfo.endpoint ? {} : { option: 'userInfo.endpoint' }),
+        ...(options.userInfoEndpoint ? {} : { option: 'userInfo.endpoint' }),
       });
     } else {
       const guess = await guessJwksUri(issuer, httpTimeout);

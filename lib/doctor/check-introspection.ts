@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { clientAuthentication } from '../introspection/client-authentication.js';
 import { systemClock } from '../utils/clock.js';
-import type { ResolvedOidcResourceOptions } from '../utils/resolve-options.js';
+import type { ConfiguredIssuer } from '../observability/configured-issuers.js';
 import { probe } from './probe.js';
 import type { DoctorFinding } from './types.js';
 
@@ -15,7 +15,7 @@ function oauthError(json: Record<string, unknown> | undefined): string {
  * differently.
  */
 export async function checkIntrospection(
-  options: ResolvedOidcResourceOptions,
+  options: ConfiguredIssuer,
   metadata: Record<string, unknown> | undefined,
 ): Promise<DoctorFinding[]> {
   const settings = options.introspection;

@@ -1,5 +1,5 @@
 import { MIN_RSA_MODULUS_BITS } from '../utils/jws.js';
-import type { ResolvedOidcResourceOptions } from '../utils/resolve-options.js';
+import type { ConfiguredIssuer } from '../observability/configured-issuers.js';
 import { probe } from './probe.js';
 import type { DoctorFinding } from './types.js';
 
@@ -48,7 +48,7 @@ function describe(jwk: Record<string, unknown>): string {
  * `algorithms` option allows.
  */
 export async function checkJwks(
-  options: ResolvedOidcResourceOptions,
+  options: ConfiguredIssuer,
   metadata: Record<string, unknown> | undefined,
 ): Promise<{ findings: DoctorFinding[]; fixes: Record<string, unknown> }> {
   const { issuer } = options;

@@ -3,7 +3,8 @@ import type { OidcResourceModuleOptions } from '../interfaces/oidc-resource-opti
 import type { AuthenticatedPrincipal } from '../interfaces/authenticated-principal.interface.js';
 import { OidcResourceModule } from '../oidc-resource.module.js';
 import { TokenValidationService } from '../services/token-validation.service.js';
-import { resolveOptions, type ResolvedOidcResourceOptions } from '../utils/resolve-options.js';
+import { configuredIssuers, type ConfiguredIssuer } from '../observability/configured-issuers.js';
+import { resolveOptions } from '../utils/resolve-options.js';
 import { duration, explainRefusal, peek } from './explain-token.js';
 import type { DoctorFinding } from './types.js';
 
@@ -33,7 +34,7 @@ const SCOPE_LIKE = ['permissions', 'scopes', 'scp', 'scope', 'authorities', 'gro
 
 function scopeFindings(
   principal: AuthenticatedPrincipal,
-  options: ResolvedOidcResourceOptions,
+  options: ConfiguredIssuer,
 ): DoctorFinding[] {
   const { issuer } = options;
   if (principal.scopes.length > 0) {
@@ -112,7 +113,9 @@ export async function checkToken(
   const unverified = peek(token);
   let current = raw;
   for (let round = 0; round < MAX_ROUNDS; round++) {
-    const options = resolveOptions({ ...current, global: false });
+    // The issuer the token names, else the first: its settings explain the verdict.
+    const issuers = configuredIssuers(resolveOptions({ ...current, global: false }));
+    const options = issuers.find((i) => i.issuer === unverified.claims?.iss) ?? issuers[0]!;
     const { issuer } = options;
     try {
       const principal = await validateWithTheLibrary(current, token, quiet);

@@ -1,6 +1,6 @@
 import { OidcResourceError } from '../errors/oidc-resource.error.js';
 import { decodeJsonSegment } from '../utils/jws.js';
-import type { ResolvedOidcResourceOptions } from '../utils/resolve-options.js';
+import type { ConfiguredIssuer } from '../observability/configured-issuers.js';
 import type { DoctorFinding } from './types.js';
 
 /** What a token says about itself, decoded without any check: only to explain a refusal. */
@@ -55,7 +55,7 @@ const ID_TOKEN: Omit<DoctorFinding, 'check' | 'code' | 'reason'> = {
 export function explainRefusal(
   error: unknown,
   token: Unverified,
-  options: ResolvedOidcResourceOptions,
+  options: ConfiguredIssuer,
   now: number,
 ): Omit<DoctorFinding, 'check'> {
   if (!(error instanceof OidcResourceError)) {
@@ -194,7 +194,7 @@ export function explainRefusal(
 function wrongIssuer(
   base: { code: string; reason?: string },
   claims: Record<string, unknown> | undefined,
-  options: ResolvedOidcResourceOptions,
+  options: ConfiguredIssuer,
   said: string,
 ): Omit<DoctorFinding, 'check'> {
   return {

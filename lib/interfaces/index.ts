@@ -10,5 +10,6 @@ export type {
   OidcResourceModuleOptions,
   OidcResourceOptionsFactory,
   SharedCacheStore,
+  TelemetryOptions,
   UserInfoOptions,
 } from './oidc-resource-options.interface.js';

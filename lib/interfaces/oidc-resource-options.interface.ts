@@ -248,6 +248,18 @@ export interface OidcResourceModuleOptions extends Partial<IssuerSettingsOptions
    * @default false
    */
   unsafeAllowInsecureIssuer?: boolean;
+  /** OpenTelemetry: what is recorded beyond the default metrics and spans. */
+  telemetry?: TelemetryOptions;
+}
+
+/** OpenTelemetry settings. Metrics and spans need `@opentelemetry/api` and a registered SDK. */
+export interface TelemetryOptions {
+  /**
+   * Set `enduser.id` (the token's `sub`) on the active span of each authenticated request.
+   * Off by default: a subject is personal data, and traces often leave the organisation.
+   * @default false
+   */
+  recordSubject?: boolean;
 }
 
 /** Implemented by a `useClass` / `useExisting` provider of `forRootAsync()`. */

@@ -13,6 +13,12 @@ import type { Clock } from '../utils/clock.js';
 import { isExpired, materializePrincipal } from '../utils/principal.js';
 import type { ResolvedOidcResourceOptions } from '../utils/resolve-options.js';
 import { SingleFlight } from '../utils/single-flight.js';
+import {
+  countValidation,
+  recordSubject,
+  sourceOf,
+  type CacheTier,
+} from '../observability/validation-metrics.js';
 import { AccessTokenVerifier } from './access-token-verifier.js';
 import { errorFor, isCachedOutcome, refusalFor, type CachedOutcome } from './cached-outcome.js';
 import { toSnapshot } from './snapshot.js';
@@ -47,20 +53,33 @@ export class CachingVerifier {
     }
     const key = TokenCacheService.keyFor('token', token);
     // A memory hit is read synchronously: no await before the answer on the hot path.
-    const outcome =
-      this.cache.peek<CachedOutcome>(key) ??
-      (await this.cache.getShared(key, this.acceptCached)) ??
-      (await this.flight.run(key, () => this.verifyAndCache(token, key)));
-    if (!outcome.ok) throw errorFor(outcome);
-    const { principal } = outcome;
-    // The tolerance of the issuer that vouched (one map lookup, no await).
-    const tolerance =
-      this.issuers.known(principal.issuer)?.settings.clockTolerance ?? DEFAULTS.clockTolerance;
-    if (isExpired(principal, this.clock(), tolerance)) {
-      void this.cache.delete(key);
-      throw new TokenExpiredError();
+    let tier: CacheTier = 'memory';
+    let outcome = this.cache.peek<CachedOutcome>(key);
+    try {
+      if (!outcome) {
+        tier = 'shared';
+        outcome = await this.cache.getShared(key, this.acceptCached);
+      }
+      if (!outcome) {
+        tier = 'miss';
+        outcome = await this.flight.run(key, () => this.verifyAndCache(token, key));
+      }
+      if (!outcome.ok) throw errorFor(outcome);
+      const { principal } = outcome;
+      // The tolerance of the issuer that vouched (one map lookup, no await).
+      const tolerance =
+        this.issuers.known(principal.issuer)?.settings.clockTolerance ?? DEFAULTS.clockTolerance;
+      if (isExpired(principal, this.clock(), tolerance)) {
+        void this.cache.delete(key);
+        throw new TokenExpiredError();
+      }
+    } catch (error) {
+      countValidation(error, sourceOf(token), tier);
+      throw error;
     }
-    return materializePrincipal(principal, token);
+    countValidation('ok', outcome.principal.source, tier);
+    if (this.options.telemetry.recordSubject) recordSubject(outcome.principal.sub);
+    return materializePrincipal(outcome.principal, token);
   }
 
   private async verifyAndCache(token: string, key: string): Promise<CachedOutcome> {

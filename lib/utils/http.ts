@@ -1,5 +1,6 @@
 import { DEFAULTS } from '../oidc-resource.constants.js';
 import { IssuerUnavailableError } from '../errors/oidc-resource.error.js';
+import { observeAuthorizationServerCall } from '../observability/authorization-server-calls.js';
 
 /** A fully read response from the authorization server. */
 export interface HttpResult {
@@ -41,12 +42,25 @@ function reachFailure(error: unknown): string {
  * authorization server's endpoints answer directly). Any transport failure becomes
  * {@link IssuerUnavailableError}: an unreachable server is never mistaken for an invalid token.
  */
-export async function httpCall(
+export function httpCall(
   what: string,
   url: string,
   init: { method?: string; headers?: Record<string, string>; body?: string },
   timeout: number,
   maxBytes: number = DEFAULTS.maxResponseBytes,
+): Promise<HttpResult> {
+  // One client span and one duration per call, when OpenTelemetry is there.
+  return observeAuthorizationServerCall(what, url, init.method ?? 'GET', () =>
+    boundedCall(what, url, init, timeout, maxBytes),
+  );
+}
+
+async function boundedCall(
+  what: string,
+  url: string,
+  init: { method?: string; headers?: Record<string, string>; body?: string },
+  timeout: number,
+  maxBytes: number,
 ): Promise<HttpResult> {
   const signal = AbortSignal.timeout(timeout);
   let response: Response | undefined;

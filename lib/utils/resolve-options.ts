@@ -41,6 +41,7 @@ export interface ResolvedOidcResourceOptions {
   maxTokenLength: number;
   httpTimeout: number;
   unsafeAllowInsecureIssuer: boolean;
+  telemetry: { recordSubject: boolean };
 }
 
 /** Options that are never per issuer. */
@@ -55,6 +56,7 @@ const GLOBAL_KEYS = [
   'maxTokenLength',
   'httpTimeout',
   'unsafeAllowInsecureIssuer',
+  'telemetry',
 ];
 const KNOWN_KEYS = new Set<string>([...ISSUER_KEYS, ...GLOBAL_KEYS]);
 
@@ -213,7 +215,18 @@ export function resolveOptions(options: OidcResourceModuleOptions): ResolvedOidc
     ),
     httpTimeout: checkNumber('httpTimeout', options.httpTimeout, DEFAULTS.httpTimeout, 1),
     unsafeAllowInsecureIssuer: unsafe,
+    telemetry: resolveTelemetry(options.telemetry),
   });
+}
+
+function resolveTelemetry(value: unknown): ResolvedOidcResourceOptions['telemetry'] {
+  const telemetry = value ?? {};
+  if (typeof telemetry !== 'object' || telemetry === null) fail('telemetry', 'must be an object');
+  for (const key of Object.keys(telemetry)) {
+    if (key !== 'recordSubject') fail(`telemetry.${key}`, 'is not a known option');
+  }
+  const { recordSubject } = telemetry as { recordSubject?: unknown };
+  return { recordSubject: checkBoolean('telemetry.recordSubject', recordSubject, false) };
 }
 
 /** A `resolveIssuer` answer for `iss`, resolved like an `issuers` entry. */

@@ -36,6 +36,7 @@ export const FINGERPRINT_OPTIONS: Table<Resolved> = {
   maxTokenLength: { excluded: 'checked on every request, before the cache is consulted' },
   httpTimeout: { excluded: 'a timeout is an outage, and outages are never cached' },
   unsafeAllowInsecureIssuer: { excluded: 'checked once, when the options are resolved' },
+  telemetry: { excluded: 'what is recorded about a verdict, not the verdict' },
 };
 
 /** One issuer's settings, in or out. */
