@@ -19,8 +19,12 @@
  *    so the figure is the library's own cost: codec, shape check and, with `cache.signingKey`,
  *    the HMAC) when the memory tier misses.
  *
+ * 3. A cache hit with `@opentelemetry/api` not installed (hidden by a resolver hook), installed
+ *    with no SDK, and with a real SDK (metrics and traces to in-memory exporters).
+ *
  * Results go to bench/results/cache-memory.json; a table is printed.
- * Options: --tokens N (default 100000), --quick (10 000 tokens, fewer throughput rounds).
+ * Options: --tokens N (default 100000), --quick (10 000 tokens, fewer throughput rounds),
+ * --telemetry-only (part 3 alone).
  */
 import { spawn } from 'node:child_process';
 import * as crypto from 'node:crypto';
@@ -363,9 +367,74 @@ async function throughputScenario({ rounds }) {
   return out;
 }
 
+/**
+ * A cache hit with OpenTelemetry in three states: `@opentelemetry/api` hidden (as if not
+ * installed), installed with no SDK (its no-op providers), and a real SDK (metrics and traces
+ * into in-memory exporters). Hits alternate over rounds; each state runs in its own process.
+ */
+async function telemetryScenario({ mode, count }) {
+  if (mode === 'absent') {
+    const { register } = await import('node:module');
+    register(HIDE_OTEL);
+  } else if (mode === 'sdk') {
+    const { metrics, trace } = await import('@opentelemetry/api');
+    const m = await import('@opentelemetry/sdk-metrics');
+    const t = await import('@opentelemetry/sdk-trace-base');
+    const reader = new m.PeriodicExportingMetricReader({
+      exporter: new m.InMemoryMetricExporter(m.AggregationTemporality.CUMULATIVE),
+      exportIntervalMillis: 3_600_000,
+    });
+    metrics.setGlobalMeterProvider(new m.MeterProvider({ readers: [reader] }));
+    trace.setGlobalTracerProvider(
+      new t.BasicTracerProvider({
+        spanProcessors: [new t.SimpleSpanProcessor(new t.InMemorySpanExporter())],
+      }),
+    );
+  }
+  const issuer = await startIssuer();
+  const { app, tokens } = await library(issuer.issuer, undefined);
+  await app.init();
+  const hot = issuer.edJwt(0);
+  await tokens.validate(hot);
+  await drive(tokens, 5000, () => hot, 1);
+  let best = Infinity;
+  for (let r = 0; r < 15; r++) best = Math.min(best, (await drive(tokens, count, () => hot, 1)).ms);
+  await app.close();
+  await issuer.close();
+  return {
+    mode,
+    ops: count,
+    opsPerSec: Math.round(count / (best / 1000)),
+    nsPerOp: Math.round((best * 1e6) / count),
+  };
+}
+
+/** A module resolver hook that makes `@opentelemetry/api` look uninstalled. */
+const HIDE_OTEL = `data:text/javascript,${encodeURIComponent(
+  "export async function resolve(specifier, context, next) { if (specifier === '@opentelemetry/api') { const e = new Error('hidden'); e.code = 'ERR_MODULE_NOT_FOUND'; throw e; } return next(specifier, context); }",
+)}`;
+
+async function telemetryRuns(count) {
+  const runs = [];
+  for (let round = 0; round < 3; round++) {
+    for (const mode of ['absent', 'no-sdk', 'sdk']) {
+      process.stderr.write(`telemetry: cache hit, OpenTelemetry ${mode}…\n`);
+      runs.push(await runChild({ type: 'telemetry', mode, count }));
+    }
+  }
+  // Best of the three processes per mode: the machine is shared, so the slower one says little.
+  return ['absent', 'no-sdk', 'sdk'].map((mode) =>
+    runs.filter((r) => r.mode === mode).reduce((a, b) => (a.nsPerOp <= b.nsPerOp ? a : b)),
+  );
+}
+
 async function child(spec) {
   const result =
-    spec.type === 'memory' ? await memoryScenario(spec) : await throughputScenario(spec);
+    spec.type === 'memory'
+      ? await memoryScenario(spec)
+      : spec.type === 'telemetry'
+        ? await telemetryScenario(spec)
+        : await throughputScenario(spec);
   process.stdout.write(`${JSON.stringify(result)}\n`);
 }
 
@@ -401,9 +470,30 @@ function table(rows, columns) {
   ].join('\n');
 }
 
+function printTelemetry(rows) {
+  console.log('\nvalidate() cache hit and OpenTelemetry, one call in flight\n');
+  console.log(
+    table(rows, [
+      [
+        '@opentelemetry/api',
+        (r) =>
+          ({ absent: 'not installed', 'no-sdk': 'installed, no SDK', sdk: 'SDK registered' })[
+            r.mode
+          ],
+      ],
+      ['ops/s', (r) => r.opsPerSec],
+      ['ns/op', (r) => r.nsPerOp],
+    ]),
+  );
+}
+
 async function parent() {
   const started = new Date();
   const load = os.loadavg();
+  if (argv.includes('--telemetry-only')) {
+    printTelemetry(await telemetryRuns(quick ? 50_000 : 100_000));
+    return;
+  }
   const memoryRuns = [];
   for (const kind of ['junk', 'jwt']) {
     // Control: the same work with caching off (ttl 0, negativeTtl 0) shows what the churn alone costs.
@@ -423,6 +513,7 @@ async function parent() {
     ? { hit: 10_000, shared: 5000, junk: 5000, jwt: 2000, rsa: 500, introspection: 500 }
     : { hit: 50_000, shared: 20_000, junk: 50_000, jwt: 10_000, rsa: 3000, introspection: 3000 };
   const throughput = await runChild({ type: 'throughput', rounds });
+  const telemetry = await telemetryRuns(quick ? 50_000 : 100_000);
 
   const report = {
     benchmark: 'token cache: memory bound and hit/miss throughput',
@@ -439,6 +530,7 @@ async function parent() {
     ],
     memory: memoryRuns,
     throughput,
+    telemetry,
   };
   await mkdir(new URL('./results/', import.meta.url), { recursive: true });
   await writeFile(RESULTS, `${JSON.stringify(report, null, 2)}\n`);
@@ -479,6 +571,7 @@ async function parent() {
       ['note', (r) => r.note],
     ]),
   );
+  printTelemetry(telemetry);
   console.log(`\nwritten to ${fileURLToPath(RESULTS)}`);
 }
 

@@ -8,6 +8,8 @@
  *                                     (without OIDC_ISSUER, the dev authorization server starts)
  *   PORT [3000], HOST [127.0.0.1]     where the API listens
  *   DEV_AS_PORT [4000]                where the dev authorization server listens (127.0.0.1 only)
+ *   OTEL_TRACES_EXPORTER=console,     print the library's spans and metrics (sample/telemetry.ts)
+ *   OTEL_METRICS_EXPORTER=console
  */
 import 'reflect-metadata';
 import type { INestApplication } from '@nestjs/common';
@@ -21,6 +23,7 @@ import {
 } from './dev-authorization-server.js';
 import { oidcOptionsFromEnv } from './oidc-env.js';
 import { portFromEnv } from './ports.js';
+import { startTelemetryFromEnv } from './telemetry.js';
 import { devBanner, devTryItCommands, READY_LINE, tokenChecks, tryItCommands } from './try-it.js';
 
 let app: INestApplication | undefined;
@@ -45,6 +48,7 @@ async function main(): Promise<void> {
       devAuthorizationServer.introspectionClient.secret;
   }
 
+  if (await startTelemetryFromEnv()) console.log('OpenTelemetry: exporting to the console.');
   app = await NestFactory.create(AppModule);
   await app.listen(port, host);
 
