@@ -604,6 +604,52 @@ describe('cjs-nest11: the nest new project’s own jest + ts-jest, config unmodi
     expect(existsSync(join(dir, 'node_modules', '@nestjs', 'passport'))).toBe(true);
   });
 
+  it('runs `npx nestjs-oidc-resource doctor` (the bin, from the tarball) without OpenTelemetry or terminus', async () => {
+    const dir = appDirs.get('cjs-nest11')!;
+    const token = await as!.clientCredentials({ scope: 'api:read' });
+    const args = ['--no', 'nestjs-oidc-resource', 'doctor', '--issuer', as!.issuer];
+    const { stdout } = await run(
+      'npx',
+      [...args, '--audience', API, '--token', token, '--json'],
+      dir,
+      MINUTE,
+    );
+    expect(stdout).not.toContain(token);
+    const diagnosis = JSON.parse(stdout) as {
+      ok: boolean;
+      findings: { check: string; status: string }[];
+    };
+    expect(diagnosis.findings.map((f) => `${f.check}:${f.status}`)).toEqual([
+      'discovery:pass',
+      'jwks:pass',
+      'token:pass',
+      'scopes:pass',
+    ]);
+    expect(diagnosis.ok).toBe(true);
+    // A refused token: exit code 1 (run() rejects, with the output) and the option to change.
+    const failed = await run(
+      'npx',
+      [...args, '--audience', 'https://not-this-api.example', '--token', token],
+      dir,
+      MINUTE,
+    )
+      .then(() => 'exit 0')
+      .catch((error: Error) => error.message);
+    expect(failed).toContain('Command failed');
+    expect(failed).toContain('option: audience');
+    expect(failed).not.toContain(token);
+    const { stdout: kinds } = await run(
+      process.execPath,
+      [
+        '-e',
+        "console.log(typeof require('nestjs-oidc-resource/doctor').diagnose, typeof require('nestjs-oidc-resource').OidcHealthIndicator)",
+      ],
+      dir,
+      MINUTE,
+    );
+    expect(kinds.trim()).toBe('function function');
+  });
+
   it('require() gets the CJS build, import() the ESM one; they agree on every token; no top-level await', async () => {
     // A process that loads both builds (a dependency imports what the app requires) gets two
     // module instances: injection tokens and metadata keys must still be the same values.
