@@ -32,6 +32,7 @@ it('checks every listed issuer, and the token against the issuer it names', asyn
   const diagnosis = await diagnose(
     { audience: API, issuers: [{ issuer: staff.issuer }, { issuer: partner.issuer }] },
     token,
+    { quiet: true },
   );
   expect(diagnosis.ok).toBe(true);
   expect(diagnosis.findings.map((f) => `${f.check}:${f.status}:${f.issuer}`)).toEqual([
@@ -50,6 +51,7 @@ it('names the issuer whose settings refused the token, and the fix', async () =>
   const diagnosis = await diagnose(
     { audience: API, issuers: [{ issuer: staff.issuer }, { issuer: partner.issuer }] },
     token,
+    { quiet: true },
   );
   expect(diagnosis.ok).toBe(false);
   const refusal = diagnosis.findings.find((f) => f.check === 'token' && f.status === 'fail');
