@@ -1,27 +1,13 @@
-import { MIN_RSA_MODULUS_BITS } from '../utils/jws.js';
+import { SUPPORTED_ALGORITHMS } from '../oidc-resource.constants.js';
+import { jwkFitsAlgorithm, MIN_RSA_MODULUS_BITS } from '../utils/jws.js';
 import type { ConfiguredIssuer } from '../observability/configured-issuers.js';
 import { probe } from './probe.js';
 import type { DoctorFinding } from './types.js';
 
-/** The algorithms a JWK can verify, by its type and curve (RFC 7518 §3, RFC 8037). */
+/** The algorithms a JWK can verify: its own `alg`, else every supported one its type and curve fit. */
 function algorithmsFor(jwk: Record<string, unknown>): string[] {
   if (typeof jwk.alg === 'string') return [jwk.alg];
-  switch (jwk.kty) {
-    case 'RSA':
-      return ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512'];
-    case 'EC':
-      return jwk.crv === 'P-256'
-        ? ['ES256']
-        : jwk.crv === 'P-384'
-          ? ['ES384']
-          : jwk.crv === 'P-521'
-            ? ['ES512']
-            : [];
-    case 'OKP':
-      return jwk.crv === 'Ed25519' ? ['EdDSA'] : [];
-    default:
-      return [];
-  }
+  return SUPPORTED_ALGORITHMS.filter((alg) => jwkFitsAlgorithm(jwk, alg));
 }
 
 /** An RSA modulus length in bits, from the base64url `n`. */
