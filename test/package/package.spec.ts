@@ -607,13 +607,18 @@ describe('cjs-nest11: the nest new project’s own jest + ts-jest, config unmodi
   it('runs `npx nestjs-oidc-resource doctor` (the bin, from the tarball) without OpenTelemetry or terminus', async () => {
     const dir = appDirs.get('cjs-nest11')!;
     const token = await as!.clientCredentials({ scope: 'api:read' });
-    const args = ['--no', 'nestjs-oidc-resource', 'doctor', '--issuer', as!.issuer];
-    const { stdout } = await run(
-      'npx',
-      [...args, '--audience', API, '--token', token, '--json'],
-      dir,
-      MINUTE,
-    );
+    // In a file, as docs/doctor.md advises: run() echoes its command line when it fails.
+    await writeFile(join(dir, 'token.txt'), token);
+    const args = [
+      '--no',
+      'nestjs-oidc-resource',
+      'doctor',
+      '--issuer',
+      as!.issuer,
+      '--token-file',
+      'token.txt',
+    ];
+    const { stdout } = await run('npx', [...args, '--audience', API, '--json'], dir, MINUTE);
     expect(stdout).not.toContain(token);
     const diagnosis = JSON.parse(stdout) as {
       ok: boolean;
@@ -629,7 +634,7 @@ describe('cjs-nest11: the nest new project’s own jest + ts-jest, config unmodi
     // A refused token: exit code 1 (run() rejects, with the output) and the option to change.
     const failed = await run(
       'npx',
-      [...args, '--audience', 'https://not-this-api.example', '--token', token],
+      [...args, '--audience', 'https://not-this-api.example'],
       dir,
       MINUTE,
     )
