@@ -75,8 +75,14 @@ export async function diagnose(
     });
     return { ok: false, findings, suggestedOptions: suggested };
   }
+  // The token is judged with the configuration's fixes applied, so that one run reports every
+  // problem: a misspelt issuer would otherwise hide the token's own (its audience, its type…).
+  let forToken: Record<string, unknown> = { ...given };
   const fix = (fixes: Record<string, unknown>) => {
-    for (const [path, value] of Object.entries(fixes)) setOption(suggested, path, value);
+    for (const [path, value] of Object.entries(fixes)) {
+      setOption(suggested, path, value);
+      forToken = withOption(forToken, path, value);
+    }
   };
   for (const issuerOptions of configuredIssuers(resolved)) {
     const discovery = await checkDiscovery(issuerOptions);
@@ -90,7 +96,11 @@ export async function diagnose(
     findings.push(...(await checkIntrospection(issuerOptions, discovery.metadata)));
   }
   if (token !== undefined) {
-    const tokenFindings = await checkToken(given, token, settings.quiet === true);
+    const tokenFindings = await checkToken(
+      forToken as OidcResourceModuleOptions,
+      token,
+      settings.quiet === true,
+    );
     findings.push(...tokenFindings);
     for (const f of tokenFindings) {
       if (f.status !== 'pass' && f.option && f.suggestion !== undefined)

@@ -189,6 +189,25 @@ describe('doctor CLI: discovery', () => {
     expect(printedOptions(run.stdout).issuer).toBe(as.issuer);
   });
 
+  it("a misspelt issuer does not hide the token's own problem: both in one run", async () => {
+    const token = await wrongAudienceToken(as);
+    const run = await doctor([
+      '--issuer',
+      `${as.issuer}/`,
+      '--audience',
+      API,
+      '--token-file',
+      tokenFile(token),
+    ]);
+    expect(run.code).toBe(1);
+    expect(run.stdout).toContain(`option: issuer → ${JSON.stringify(as.issuer)}`);
+    expect(run.stdout).toContain('option: audience → "https://other-api.example.test/"');
+    expect(printedOptions(run.stdout)).toMatchObject({
+      issuer: as.issuer,
+      audience: 'https://other-api.example.test/',
+    });
+  });
+
   it('explains a wrong realm path', async () => {
     const run = await doctor(['--issuer', `${as.issuer}/realms/acme`, '--audience', API]);
     expect(run.code).toBe(1);
