@@ -1,6 +1,7 @@
 import { DEFAULTS } from '../oidc-resource.constants.js';
 import { IssuerUnavailableError } from '../errors/oidc-resource.error.js';
 import { observeAuthorizationServerCall } from '../observability/authorization-server-calls.js';
+import { pooledRequest, type PooledResponse } from './http-pool.js';
 
 /** A fully read response from the authorization server. */
 export interface HttpResult {
@@ -19,10 +20,10 @@ function parseRetryAfter(value: string | null): number | undefined {
   return Math.min(Math.max(0, (date - Date.now()) / 1000), 3600);
 }
 
-/** fetch's "other side closed" / reset errors (matched by code: errors may come from another realm). */
+/** "Other side closed" / reset errors (matched by code: errors may come from another realm). */
 function isClosedConnection(error: unknown): boolean {
-  const code = (error as { cause?: { code?: unknown } } | null)?.cause?.code;
-  return code === 'UND_ERR_SOCKET' || code === 'ECONNRESET' || code === 'EPIPE';
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === 'ECONNRESET' || code === 'EPIPE';
 }
 
 /** Why a connection failed, as the log needs it (`ECONNREFUSED`…); never a body or a header. */
@@ -63,10 +64,10 @@ async function boundedCall(
   maxBytes: number,
 ): Promise<HttpResult> {
   const signal = AbortSignal.timeout(timeout);
-  let response: Response | undefined;
+  let response: PooledResponse | undefined;
   for (let attempt = 0; response === undefined; attempt++) {
     try {
-      response = await fetch(url, { ...init, redirect: 'manual', signal });
+      response = await pooledRequest(url, init, signal);
     } catch (cause) {
       // A keep-alive connection that the server closed while it sat idle fails before any
       // answer. Every call made here is idempotent (GETs, and introspection, which only reads),
@@ -85,14 +86,16 @@ async function boundedCall(
     const declared = Number(response.headers.get('content-length'));
     if (Number.isFinite(declared) && declared > maxBytes) throw new RangeError('too large');
     if (response.body) {
-      const decoder = new TextDecoder();
+      // Decoded once at the end: a TextDecoder per call costs more than the bytes it decodes.
+      const chunks: Uint8Array[] = [];
       let size = 0;
-      for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
+      for await (const chunk of response.body) {
         size += chunk.byteLength;
         if (size > maxBytes) throw new RangeError('too large');
-        text += decoder.decode(chunk, { stream: true });
+        chunks.push(chunk);
       }
-      text += decoder.decode();
+      text = Buffer.concat(chunks, size).toString('utf8');
+      if (text.charCodeAt(0) === 0xfeff) text = text.slice(1); // a BOM, as TextDecoder drops it
     }
   } catch (cause) {
     await response.body?.cancel().catch(() => undefined);
