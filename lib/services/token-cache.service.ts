@@ -12,6 +12,7 @@ import { LOG_CONTEXT, RateLimitedWarn } from '../utils/failure-log.js';
 import { deepFreeze } from '../utils/principal.js';
 import { settingsFingerprint } from '../utils/settings-fingerprint.js';
 import { LruMemoryStore } from './lru-memory.store.js';
+import { StoreBreaker, boundedCall, redisClients } from './store-breaker.js';
 
 /**
  * Cache namespaces; logical keys are `oidc-resource:<namespace>:<sha256(token)>`. Stored keys
@@ -49,7 +50,9 @@ function isKeyvInstance(store: SharedCacheStore): boolean {
  * entry never outlives the TTL it was written with even if a store ignores TTLs.
  *
  * A shared store that fails or hangs never fails a request: each call is bounded by
- * `cache.storeTimeout` and then skipped, and the fault is logged at most every 30 s.
+ * `cache.storeTimeout` and then skipped, and the fault is logged at most every 30 s. A store that
+ * keeps failing, or whose client is known to be disconnected, is skipped without waiting (see
+ * StoreBreaker) until a probe finds it back.
  */
 @Injectable()
 export class TokenCacheService implements OnModuleDestroy {
@@ -58,6 +61,7 @@ export class TokenCacheService implements OnModuleDestroy {
   private readonly memoryStore: LruMemoryStore;
   private readonly memory: Cache;
   private readonly shared?: Cache;
+  private readonly breaker: StoreBreaker;
   private lastFaultLog = 0;
   private readonly fingerprint: string;
 
@@ -86,13 +90,15 @@ export class TokenCacheService implements OnModuleDestroy {
           ? (store as unknown as Keyv)
           : new Keyv({ store: store as never, namespace: 'nestjs-oidc-resource' });
         // Keyv re-emits store errors; without a listener they would crash the process.
-        keyv.on('error', (error: unknown) =>
-          this.fault('a shared cache store reported an error', error),
-        );
+        keyv.on('error', (error: unknown) => {
+          this.breaker.errors += 1;
+          this.fault('a shared cache store reported an error', error);
+        });
         return keyv;
       });
       this.shared = createCache({ stores });
     }
+    this.breaker = new StoreBreaker(redisClients(options.cache.stores));
   }
 
   /**
@@ -144,7 +150,7 @@ export class TokenCacheService implements OnModuleDestroy {
     if (!this.shared) return undefined;
     const key = this.stored(logicalKey);
     const now = this.clock();
-    const remote = await this.bounded('read', this.shared.get<Envelope<T>>(key));
+    const remote = await this.bounded('read', () => this.shared!.get<Envelope<T>>(key));
     if (
       !remote ||
       typeof remote !== 'object' ||
@@ -186,14 +192,14 @@ export class TokenCacheService implements OnModuleDestroy {
     const shared = signingKey
       ? { ...envelope, mac: entryMac(signingKey, key, envelope.until, value) }
       : envelope;
-    await this.bounded('write', this.shared.set(key, shared, ttl));
+    await this.bounded('write', () => this.shared!.set(key, shared, ttl));
   }
 
   /** Removes one key from every tier. */
   async delete(logicalKey: string): Promise<void> {
     const key = this.stored(logicalKey);
     await this.memory.del(key);
-    if (this.shared) await this.bounded('delete', this.shared.del(key));
+    if (this.shared) await this.bounded('delete', () => this.shared!.del(key));
   }
 
   /**
@@ -216,27 +222,10 @@ export class TokenCacheService implements OnModuleDestroy {
     return `${logicalKey}:${this.fingerprint}`;
   }
 
-  private async bounded<T>(what: string, call: Promise<T>): Promise<T | undefined> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<undefined>((resolve) => {
-      timer = setTimeout(() => {
-        this.fault(
-          `a shared cache store did not ${what} within ${this.options.cache.storeTimeout} ms; skipped`,
-          undefined,
-        );
-        resolve(undefined);
-      }, this.options.cache.storeTimeout);
-      timer.unref();
-    });
-    try {
-      return await Promise.race([call, timeout]);
-    } catch (error) {
-      this.fault(`a shared cache store failed to ${what}; skipped`, error);
-      return undefined;
-    } finally {
-      clearTimeout(timer);
-      call.catch(() => undefined);
-    }
+  private bounded<T>(what: string, start: () => Promise<T>): Promise<T | undefined> {
+    return boundedCall(this.breaker, this.options.cache.storeTimeout, what, start, (m, e) =>
+      this.fault(m, e),
+    );
   }
 
   private fault(message: string, error: unknown): void {

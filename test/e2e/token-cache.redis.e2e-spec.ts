@@ -99,11 +99,14 @@ async function waitForRedis(
 /** A Redis this suite may stop: its own process, or a proxy in front of REDIS_URL. */
 interface StoppableRedis {
   url: string;
+  /** SIGKILL (or, for the proxy, drop every connection and stop listening). */
   stop(): Promise<void>;
+  /** Starts again on the same port (our own process: empty). */
+  restart(): Promise<void>;
 }
 
-async function spawnRedis(): Promise<StoppableRedis> {
-  const port = await freePort();
+async function spawnRedis(port?: number): Promise<StoppableRedis> {
+  port ??= await freePort();
   const child: ChildProcess = spawn(
     REDIS_SERVER!,
     [
@@ -128,21 +131,29 @@ async function spawnRedis(): Promise<StoppableRedis> {
     throw error;
   }
   let stopped = false;
-  return {
+  let next: StoppableRedis | undefined;
+  const handle: StoppableRedis = {
     url: `redis://127.0.0.1:${port}`,
     async stop() {
+      await next?.stop();
       if (stopped) return;
       stopped = true;
       child.kill('SIGKILL');
       await exited;
     },
+    async restart() {
+      await handle.stop();
+      next = await spawnRedis(port);
+    },
   };
+  return handle;
 }
 
 async function proxyRedis(target: string): Promise<StoppableRedis> {
   const { hostname, port } = new URL(target);
   const sockets = new Set<net.Socket>();
-  const server = net.createServer((client) => {
+  const server = net.createServer();
+  server.on('connection', (client) => {
     const upstream = net.connect(Number(port || 6379), hostname);
     for (const s of [client, upstream]) {
       sockets.add(s);
@@ -157,7 +168,7 @@ async function proxyRedis(target: string): Promise<StoppableRedis> {
   local.hostname = '127.0.0.1';
   local.port = String((server.address() as net.AddressInfo).port);
   let stopped = false;
-  return {
+  const handle: StoppableRedis = {
     url: local.toString(),
     async stop() {
       if (stopped) return;
@@ -166,7 +177,14 @@ async function proxyRedis(target: string): Promise<StoppableRedis> {
       for (const s of sockets) s.destroy();
       await closed;
     },
+    async restart() {
+      await handle.stop();
+      server.listen(Number(local.port), '127.0.0.1');
+      await once(server, 'listening');
+      stopped = false;
+    },
   };
+  return handle;
 }
 
 async function stoppableRedis(): Promise<StoppableRedis> {
@@ -658,6 +676,70 @@ if (!redisAvailable) {
         } finally {
           Logger.overrideLogger(false);
         }
+      });
+    });
+    describe('Redis killed and restarted on the same port', () => {
+      let redis: StoppableRedis;
+      let direct: RawClient;
+      beforeAll(async () => {
+        redis = await stoppableRedis();
+        direct = createClient({ url: redis.url });
+        direct.on('error', () => undefined);
+        await direct.connect();
+      });
+      afterAll(async () => {
+        await direct?.destroy();
+        await redis?.stop();
+      });
+
+      it('while it is dead the store is not asked (no wait for storeTimeout), and once it is back the shared tier is used again', async () => {
+        // The default adapter: node-redis queues commands while it reconnects, the slow case.
+        const store = bareAdapter(redis.url);
+        let storeCalls = 0;
+        for (const method of ['get', 'set', 'delete'] as const) {
+          const original = store[method].bind(store) as (...args: unknown[]) => unknown;
+          (store as unknown as Record<string, unknown>)[method] = (...args: unknown[]) => {
+            storeCalls += 1;
+            return original(...args);
+          };
+        }
+        const capture = new CapturingLogger();
+        // A storeTimeout this long would show as a hung validation if the dead store were asked.
+        const app = await instance({ stores: [store], storeTimeout: 20_000 }, capture);
+        const before = await opaqueToken();
+        expect(await outcome(app.tokens.validate(before))).toBe('ok');
+        expect(storeCalls).toBeGreaterThan(0);
+        expect(await direct.keys(`*oidc-resource:token:${digest(before)}:*`)).toHaveLength(1);
+
+        await redis.stop();
+        // node-redis notices the closed socket on its own; wait for that, as a request would not.
+        while ((store.client as { isReady?: boolean }).isReady)
+          await new Promise((resolve) => setTimeout(resolve, 10));
+        storeCalls = 0;
+        const fresh = await Promise.all(Array.from({ length: 12 }, () => opaqueToken()));
+        as.resetHits();
+        const results = await Promise.all(fresh.map((t) => outcome(app.tokens.validate(t))));
+        expect(results).toEqual(Array(12).fill('ok'));
+        expect(introspections()).toBe(12);
+        expect(storeCalls).toBe(0); // a disconnected client is known, not asked
+
+        await redis.restart();
+        // The client reconnects with its own backoff; the breaker's probe then finds the store.
+        let shared: string | undefined;
+        for (let attempt = 0; attempt < 200 && shared === undefined; attempt++) {
+          const token = await opaqueToken();
+          await app.tokens.validate(token);
+          const keys = await direct.keys(`*oidc-resource:token:${digest(token)}:*`).catch(() => []);
+          if (keys.length > 0) shared = token;
+          else await new Promise((resolve) => setTimeout(resolve, 100));
+        }
+        expect(shared).toBeDefined();
+        // Another replica on the same Redis is served from it.
+        const peer = await instance({ stores: [bareAdapter(redis.url)] });
+        as.resetHits();
+        expect(await outcome(peer.tokens.validate(shared!))).toBe('ok');
+        expect(introspections()).toBe(0);
+        for (const line of capture.lines) expect(line.message).not.toContain(before);
       });
     });
   });
