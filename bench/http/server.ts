@@ -9,7 +9,11 @@
  * `GET /baseline` without authentication, `GET /noop-guard` (Nest only) behind a guard that
  * always allows, and `GET /protected` behind the authentication under test: our
  * `OidcAuthGuard` (Nest on Express or Fastify), or Auth0's `express-oauth2-jwt-bearer` middleware
- * (plain Express 5, the peer).
+ * (plain Express 5, the peer). The Nest apps also serve `GET /passport` behind the recipe most
+ * NestJS apps copy: `@nestjs/passport`'s `AuthGuard('jwt')` over `passport-jwt`, keys from
+ * `jwks-rsa` (cached, rate-limited), then a guard checking the `scope` claim. It is applied per
+ * controller here rather than as `APP_GUARD`, so that `/baseline` stays unguarded; a global
+ * guard runs the same code per request.
  */
 import 'reflect-metadata';
 import type { AddressInfo } from 'node:net';
@@ -20,13 +24,17 @@ import {
   Module,
   UseGuards,
   type CanActivate,
+  type ExecutionContext,
   type INestApplication,
 } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
+import { AuthGuard, PassportModule, PassportStrategy } from '@nestjs/passport';
 import express, { type ErrorRequestHandler } from 'express';
 import { auth } from 'express-oauth2-jwt-bearer';
-import { OidcAuthGuard, OidcResourceModule } from '../lib/index.js';
+import jwksRsa from 'jwks-rsa';
+import { ExtractJwt, Strategy as JwtStrategyBase } from 'passport-jwt';
+import { OidcAuthGuard, OidcResourceModule } from '../../lib/index.js';
 import type { FromServer, ServerConfig, ToServer } from './protocol.js';
 
 @Controller('baseline')
@@ -62,6 +70,47 @@ class ProtectedController {
   }
 }
 
+/** The peer recipe's strategy: RS256 JWTs, keys by `kid` from the JWKS, issuer and audience checked. */
+function passportJwtStrategy(config: ServerConfig) {
+  class JwtStrategy extends PassportStrategy(JwtStrategyBase, 'jwt') {
+    constructor() {
+      super({
+        jwtFromRequest: ExtractJwt.fromAuthHeaderAsBearerToken(),
+        secretOrKeyProvider: jwksRsa.passportJwtSecret({
+          jwksUri: `${config.issuer}/jwks`,
+          cache: true,
+          rateLimit: true,
+          jwksRequestsPerMinute: 5,
+        }),
+        issuer: config.issuer,
+        audience: config.audience,
+        algorithms: ['RS256'],
+      });
+    }
+    validate(payload: Record<string, unknown>): Record<string, unknown> {
+      return payload;
+    }
+  }
+  return JwtStrategy;
+}
+
+/** The recipe's scope check: `api:read` among the space-separated `scope` claim. */
+class ScopeGuard implements CanActivate {
+  canActivate(context: ExecutionContext): boolean {
+    const user = context.switchToHttp().getRequest<{ user?: { scope?: unknown } }>().user;
+    return typeof user?.scope === 'string' && user.scope.split(' ').includes('api:read');
+  }
+}
+
+@UseGuards(AuthGuard('jwt'), ScopeGuard)
+@Controller('passport')
+class PassportController {
+  @Get()
+  get() {
+    return { ok: true };
+  }
+}
+
 async function startNest(
   config: ServerConfig,
 ): Promise<{ port: number; close: () => Promise<void> }> {
@@ -74,8 +123,10 @@ async function startNest(
         // The baseline route must run no guard at all; the protected one names it.
         global: false,
       }),
+      PassportModule,
     ],
-    controllers: [BaselineController, NoopGuardController, ProtectedController],
+    controllers: [BaselineController, NoopGuardController, ProtectedController, PassportController],
+    providers: [passportJwtStrategy(config)],
   })
   class BenchModule {}
 

@@ -1,7 +1,7 @@
 /**
  * Summarises a V8 `.cpuprofile` written by `BENCH_CPU_PROF=1 npm run bench`:
  *
- *   node dist-bench/bench/profile-summary.js bench/results/profiles/<target>-<time>.cpuprofile [top]
+ *   node dist-bench/bench/http/profile-summary.js bench/results/profiles/<target>-<time>.cpuprofile [top]
  *
  * Prints where the server's busy time went: self time by package (our lib/, each dependency,
  * Node internals, GC), the top functions by self time, and every lib/ function by inclusive time
@@ -98,7 +98,7 @@ function main(): void {
   const [file, topArg] = process.argv.slice(2);
   if (!file) {
     process.stderr.write(
-      'usage: node dist-bench/bench/profile-summary.js <file.cpuprofile> [top=25]\n',
+      'usage: node dist-bench/bench/http/profile-summary.js <file.cpuprofile> [top=25]\n',
     );
     process.exit(2);
   }
