@@ -82,6 +82,16 @@ export interface CacheOptions {
    */
   storeTimeout?: number;
   /**
+   * Coalesces introspections across the replicas that share a Redis store: the first replica to
+   * see a new opaque token takes a short lock (`SET … NX PX`) and introspects; the others wait
+   * for its result in Redis instead of introspecting too (at most `httpTimeout` +
+   * `storeTimeout`, then they introspect themselves). Costs one more Redis round trip per new
+   * opaque token; JWTs are never coalesced (they are checked locally). Needs a `@keyv/redis`
+   * store (its node-redis client takes the lock); with other stores it does nothing.
+   * @default false
+   */
+  coalesce?: boolean;
+  /**
    * Key that authenticates entries in the shared stores: each one is written with an
    * HMAC-SHA-256 over its cache key, deadline and value, and an entry whose MAC is missing or
    * wrong is ignored (a miss, logged at `warn`). Without it, whoever can write to the store can

@@ -3,7 +3,6 @@ import { Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common
 import { createCache, type Cache } from 'cache-manager';
 import { Keyv } from 'keyv';
 import { OIDC_RESOURCE_CLOCK, OIDC_RESOURCE_RESOLVED_OPTIONS } from '../oidc-resource.constants.js';
-import type { SharedCacheStore } from '../interfaces/oidc-resource-options.interface.js';
 import type { ResolvedOidcResourceOptions } from '../utils/resolve-options.js';
 import type { Clock } from '../utils/clock.js';
 import { canonicalTokenForm } from '../utils/canonical-token.js';
@@ -12,6 +11,7 @@ import { LOG_CONTEXT, RateLimitedWarn } from '../utils/failure-log.js';
 import { deepFreeze } from '../utils/principal.js';
 import { settingsFingerprint } from '../utils/settings-fingerprint.js';
 import { LruMemoryStore } from './lru-memory.store.js';
+import { ClusterFlight, lockClient, sharedTier } from './cluster-flight.js';
 import { StoreBreaker, boundedCall, redisClients } from './store-breaker.js';
 
 /**
@@ -34,15 +34,6 @@ interface Envelope<T> {
 
 const LOG_INTERVAL = 30_000;
 
-function isKeyvInstance(store: SharedCacheStore): boolean {
-  const candidate = store as unknown as { getRaw?: unknown; hooks?: unknown };
-  return (
-    typeof candidate.getRaw === 'function' &&
-    typeof candidate.hooks === 'object' &&
-    candidate.hooks !== null
-  );
-}
-
 /**
  * The token cache: an in-memory LRU tier (bounded by `cache.max`) in front of optional shared
  * stores (`cache.stores`, e.g. Redis), both through cache-manager. Keys are a namespaced SHA-256
@@ -62,6 +53,7 @@ export class TokenCacheService implements OnModuleDestroy {
   private readonly memory: Cache;
   private readonly shared?: Cache;
   private readonly breaker: StoreBreaker;
+  private readonly cluster?: ClusterFlight;
   private lastFaultLog = 0;
   private readonly fingerprint: string;
 
@@ -84,21 +76,22 @@ export class TokenCacheService implements OnModuleDestroy {
         }),
       ],
     });
-    if (options.cache.stores.length > 0) {
-      const stores = options.cache.stores.map((store) => {
-        const keyv = isKeyvInstance(store)
-          ? (store as unknown as Keyv)
-          : new Keyv({ store: store as never, namespace: 'nestjs-oidc-resource' });
-        // Keyv re-emits store errors; without a listener they would crash the process.
-        keyv.on('error', (error: unknown) => {
-          this.breaker.errors += 1;
-          this.fault('a shared cache store reported an error', error);
-        });
-        return keyv;
-      });
-      this.shared = createCache({ stores });
+    this.shared = sharedTier(options.cache.stores, (error) => {
+      this.breaker.errors += 1;
+      this.fault('a shared cache store reported an error', error);
+    });
+    const clients = redisClients(options.cache.stores);
+    this.breaker = new StoreBreaker(clients);
+    if (options.cache.coalesce && this.shared) {
+      const timeout = options.cache.storeTimeout;
+      this.cluster = new ClusterFlight(
+        lockClient(clients),
+        this.breaker,
+        timeout,
+        options.httpTimeout + timeout,
+        (m, e) => this.fault(m, e),
+      );
     }
-    this.breaker = new StoreBreaker(redisClients(options.cache.stores));
   }
 
   /**
@@ -177,6 +170,21 @@ export class TokenCacheService implements OnModuleDestroy {
     const entry = deepFreeze({ until: remote.until, value: remote.value });
     await this.memory.set(key, entry, remote.until - now);
     return entry.value;
+  }
+
+  /**
+   * Runs `compute` (which verifies the token and writes its outcome here) once per token across
+   * the replicas sharing Redis, with `cache.coalesce`; elsewhere, simply runs it.
+   */
+  coalesce<T>(
+    logicalKey: string,
+    token: string,
+    compute: () => Promise<T>,
+    accept: (value: unknown) => value is T,
+  ): Promise<T> {
+    if (!this.cluster) return compute();
+    const readBack = () => this.getShared(logicalKey, accept);
+    return this.cluster.run(this.stored(logicalKey), token, compute, readBack);
   }
 
   /** Writes an entry to every tier for `ttl` ms (nothing is written when `ttl` <= 0). */

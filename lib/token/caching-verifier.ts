@@ -62,7 +62,9 @@ export class CachingVerifier {
       }
       if (!outcome) {
         tier = 'miss';
-        outcome = await this.flight.run(key, () => this.verifyAndCache(token, key));
+        outcome = await this.flight.run(key, () =>
+          this.cache.coalesce(key, token, () => this.verifyAndCache(token, key), this.acceptCached),
+        );
       }
       if (!outcome.ok) throw errorFor(outcome);
       const { principal } = outcome;

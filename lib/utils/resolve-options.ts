@@ -31,6 +31,7 @@ export interface ResolvedOidcResourceOptions {
     max: number;
     stores: readonly SharedCacheStore[];
     storeTimeout: number;
+    coalesce: boolean;
     /** The MAC key of shared-store entries. */
     signingKey?: KeyObject;
   };
@@ -60,7 +61,15 @@ const GLOBAL_KEYS = [
 ];
 const KNOWN_KEYS = new Set<string>([...ISSUER_KEYS, ...GLOBAL_KEYS]);
 
-const CACHE_KEYS = ['ttl', 'negativeTtl', 'max', 'stores', 'storeTimeout', 'signingKey'];
+const CACHE_KEYS = [
+  'ttl',
+  'negativeTtl',
+  'max',
+  'stores',
+  'storeTimeout',
+  'coalesce',
+  'signingKey',
+];
 
 function checkStores(value: unknown): readonly SharedCacheStore[] {
   if (value === undefined) return [];
@@ -196,6 +205,7 @@ export function resolveOptions(options: OidcResourceModuleOptions): ResolvedOidc
         DEFAULTS.cacheStoreTimeout,
         1,
       ),
+      coalesce: checkBoolean('cache.coalesce', cache.coalesce, false),
       ...(cache.signingKey !== undefined ? { signingKey: checkSigningKey(cache.signingKey) } : {}),
     },
     userInfo: { ttl: checkNumber('userInfo.ttl', userInfo.ttl, DEFAULTS.userInfoTtl, 0) },

@@ -357,6 +357,83 @@ if (!redisAvailable) {
       });
     });
 
+    describe('cache.coalesce: one introspection per token across replicas', () => {
+      /** Two replicas receive each of `count` new opaque tokens at the same moment. */
+      async function burst(coalesce: boolean, count = 20) {
+        const a = await instance({ stores: [bareAdapter()], coalesce });
+        const b = await instance({ stores: [bareAdapter()], coalesce });
+        const tokens = await Promise.all(Array.from({ length: count }, () => opaqueToken()));
+        as.resetHits();
+        const results = await Promise.all(
+          tokens.flatMap((t) => [outcome(a.tokens.validate(t)), outcome(b.tokens.validate(t))]),
+        );
+        expect(results).toEqual(Array(2 * count).fill('ok'));
+        return introspections();
+      }
+
+      it('without it, both replicas introspect each token (the race the option closes)', async () => {
+        expect(await burst(false)).toBeGreaterThan(20);
+      });
+
+      it('with it, exactly one introspection per token, and both replicas get the principal', async () => {
+        expect(await burst(true)).toBe(20);
+      });
+
+      it('a refusal is shared too, and JWTs are never coalesced (no lock is taken for them)', async () => {
+        const adapters = [bareAdapter(), bareAdapter()];
+        const locks: string[] = [];
+        for (const adapter of adapters) {
+          const client = adapter.client as unknown as Record<string, unknown>;
+          const set = (client.set as (...args: unknown[]) => unknown).bind(client);
+          client.set = (key: string, ...rest: unknown[]) => {
+            if ((rest[1] as { NX?: boolean } | undefined)?.NX) locks.push(key);
+            return set(key, ...rest);
+          };
+        }
+        const a = await instance({ stores: [adapters[0]!], coalesce: true });
+        const b = await instance({ stores: [adapters[1]!], coalesce: true });
+        const unknown = `unknown-${randomBytes(12).toString('base64url')}`;
+        const jwt = await jwtToken();
+        as.resetHits();
+        const results = await Promise.all([
+          outcome(a.tokens.validate(unknown)),
+          outcome(b.tokens.validate(unknown)),
+          outcome(a.tokens.validate(jwt)),
+          outcome(b.tokens.validate(jwt)),
+        ]);
+        expect(results).toEqual(['token_inactive', 'token_inactive', 'ok', 'ok']);
+        expect(introspections()).toBe(1);
+        // Each replica asked for the unknown (opaque) token's lock (one got it); none for the JWT.
+        expect(locks).toHaveLength(2);
+        for (const key of locks) expect(key).toContain(`oidc-resource:token:${digest(unknown)}:`);
+      });
+
+      it('when the lock holder cannot introspect (503), the waiting replica tries itself, and no lock is left', async () => {
+        const a = await instance({ stores: [bareAdapter()], coalesce: true });
+        const b = await instance({ stores: [bareAdapter()], coalesce: true });
+        const token = await opaqueToken();
+        // Discovery first, so that the 503 below meets the introspection calls only.
+        for (const replica of [a, b]) await replica.tokens.validate(await opaqueToken());
+        as.resetHits();
+        as.setHandler((_req, res) => {
+          res.statusCode = 503;
+          res.end();
+        });
+        try {
+          const results = await Promise.all([
+            outcome(a.tokens.validate(token)),
+            outcome(b.tokens.validate(token)),
+          ]);
+          expect(results).toEqual(['issuer_unavailable', 'issuer_unavailable']);
+          expect(introspections()).toBe(2);
+        } finally {
+          as.restoreHandler();
+        }
+        expect(await raw.keys(`*oidc-resource:token:${digest(token)}:*:lock`)).toEqual([]);
+        expect(await outcome(b.tokens.validate(token))).toBe('ok');
+      });
+    });
+
     it('Redis entry TTLs: min(cache.ttl, exp − now) for valid tokens, negativeTtl for invalid ones', async () => {
       const longCache = await instance({
         stores: [bareAdapter()],
