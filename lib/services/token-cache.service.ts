@@ -134,13 +134,21 @@ export class TokenCacheService implements OnModuleDestroy {
 
   /**
    * Reads an entry from the shared stores only (`undefined` without any), and copies a hit into
-   * memory: for callers that have already peeked at memory.
+   * memory: for callers that have already peeked at memory. On a shared miss, memory is read
+   * again: another request may have stored the entry while this one waited for the store.
    */
   async getShared<T>(
     logicalKey: string,
     accept?: (value: unknown) => value is T,
   ): Promise<T | undefined> {
     if (!this.shared) return undefined;
+    return (await this.readShared(logicalKey, accept)) ?? this.peek<T>(logicalKey);
+  }
+
+  private async readShared<T>(
+    logicalKey: string,
+    accept?: (value: unknown) => value is T,
+  ): Promise<T | undefined> {
     const key = this.stored(logicalKey);
     const now = this.clock();
     const remote = await this.bounded('read', () => this.shared!.get<Envelope<T>>(key));
