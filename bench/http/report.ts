@@ -309,7 +309,9 @@ export function cacheMemoryMarkdown(data: unknown): string {
     );
     // A column that is 0 in every row says nothing, and costs page width: named under the table.
     const zero = shown.filter((k) => rows.every((r) => r[k] === 0));
-    const keys = shown.filter((k) => !zero.includes(k));
+    // Free-text notes go under the table, keyed by the first column, to keep rows within the page.
+    const noted = shown[0] !== 'note' && rows.some((r) => typeof r.note === 'string');
+    const keys = shown.filter((k) => !zero.includes(k) && !(noted && k === 'note'));
     const right = new Set(
       keys.map((k, i) =>
         rows.every((r) => typeof r[k] === 'number' || r[k] === undefined) ? i : -1,
@@ -321,7 +323,13 @@ export function cacheMemoryMarkdown(data: unknown): string {
       right,
     );
     const left = zero.map((k) => `${CACHE_MEMORY_HEADER[k] ?? k}`).join(', ');
-    return zero.length > 0 ? `${text}\n\n0 in every row, left out: ${left}.` : text;
+    const notes = noted
+      ? `\n\n${rows
+          .filter((r) => typeof r.note === 'string')
+          .map((r) => `- ${cell(r[keys[0]!])}: ${r.note as string}.`)
+          .join('\n')}`
+      : '';
+    return (zero.length > 0 ? `${text}\n\n0 in every row, left out: ${left}.` : text) + notes;
   };
   if (
     typeof data === 'object' &&
