@@ -248,6 +248,7 @@ describe('resolveOptions: each invalid option names its key', () => {
     [{ cache: { max: 0 } }, 'cache.max'],
     [{ cache: { max: 1.5 } }, 'cache.max'],
     [{ cache: { tll: 1000 } }, 'cache.tll'],
+    [{ cache: { coalesce: 'yes' } }, 'cache.coalesce'],
     [{ cache: { stores: {} } }, 'cache.stores'],
     [{ cache: { stores: [{}] } }, 'cache.stores[0]'],
     [{ cache: 'redis://localhost' }, 'cache'],
