@@ -8,7 +8,19 @@
 export default {
   testEnvironment: 'node',
   extensionsToTreatAsEsm: ['.ts'],
-  transform: { '^.+\\.ts$': ['@swc/jest'] },
+  transform: {
+    '^.+\\.ts$': ['@swc/jest'],
+    // mercurius loads @fastify/static, whose content-disposition 3 is ESM-only and is
+    // `require`d: jest's CommonJS loader cannot do that before Node.js 24.9, so that one file
+    // is compiled to CommonJS.
+    'content-disposition/dist/index\\.js$': [
+      '@swc/jest',
+      { module: { type: 'commonjs' }, jsc: { parser: { syntax: 'ecmascript' } } },
+    ],
+  },
+  transformIgnorePatterns: [
+    '/node_modules/(?!(@fastify/static/node_modules/)?content-disposition/)',
+  ],
   // Source files import siblings as `./x.js` (NodeNext); map them back to the .ts file.
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
   roots: ['<rootDir>/lib', '<rootDir>/test'],

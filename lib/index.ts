@@ -30,6 +30,13 @@ export {
 export type { ClaimPath } from './authorization/claim-path.js';
 export { PolicyFailedError, PolicyNotRegisteredError } from './authorization/route-access.js';
 export { OidcAuthGuard } from './guards/oidc-auth.guard.js';
+export type { RouteAccess, RouteRequirements } from './authorization/route-access.js';
+export {
+  OidcGraphQLError,
+  type OidcGraphQLErrorExtensions,
+} from './transports/graphql.transport.js';
+export type { OAuthErrorDetails } from './transports/oauth-error.js';
+export { socketPrincipal } from './transports/principal-store.js';
 export { OidcResourceExceptionFilter } from './guards/oidc-resource-exception.filter.js';
 export { TokenValidationService } from './services/token-validation.service.js';
 export { TokenCacheService } from './services/token-cache.service.js';
@@ -81,6 +88,7 @@ export type {
   JsonWebKeyObject,
   OidcResourceModuleOptions,
   OidcResourceOptionsFactory,
+  RpcOptions,
   SharedCacheStore,
   TelemetryOptions,
   UserInfoOptions,

@@ -33,6 +33,7 @@ import { OidcBearerStrategy } from './strategies/oidc-bearer.strategy.js';
 import { AccessTokenVerifier } from './token/access-token-verifier.js';
 import { CachingVerifier } from './token/caching-verifier.js';
 import { TokenRouter } from './token/token-router.js';
+import { SOCKET_HANDSHAKE, SocketHandshake } from './transports/socket-handshake.service.js';
 import { systemClock } from './utils/clock.js';
 import { resolveOptions } from './utils/resolve-options.js';
 
@@ -80,6 +81,8 @@ const resolvedOptionsProvider: Provider = {
     OidcBearerStrategy,
     OidcAuthGuard,
     PolicyRegistrationCheck,
+    // For the WebSocket adapters, which find it in the application by this token.
+    { provide: SOCKET_HANDSHAKE, useClass: SocketHandshake },
     { provide: APP_FILTER, useClass: OidcResourceExceptionFilter },
     // Operations: OpenTelemetry when the app has it; a health indicator for terminus (which
     // needs nothing from terminus itself, so it is always there).

@@ -16,6 +16,18 @@ export interface RouteAccess {
   policies?: readonly Policy[];
 }
 
+/**
+ * What a handler requires, read once per handler (handler metadata over class metadata): the
+ * input of the guard's hooks, for every transport.
+ */
+export interface RouteRequirements {
+  isPublic: boolean;
+  scopes?: readonly string[];
+  anyScope?: readonly string[];
+  /** `@Roles()`, `@AnyRole()`, `@Authorize()`; absent on most routes, which then skip that work. */
+  access?: RouteAccess;
+}
+
 /** Reads a route's role and policy metadata; `undefined` when it has none (the usual case). */
 export function readRouteAccess(
   reflector: Reflector,

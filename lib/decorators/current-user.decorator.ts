@@ -5,10 +5,12 @@ import {
   type Type,
 } from '@nestjs/common';
 import type { AuthenticatedPrincipal } from '../interfaces/authenticated-principal.interface.js';
+import { principalOf } from '../transports/principal-store.js';
 
 /**
- * Injects the caller's {@link AuthenticatedPrincipal}, or one of its fields. `undefined` on a
- * `@Public()` route called without a valid token.
+ * Injects the caller's {@link AuthenticatedPrincipal}, or one of its fields, in controllers,
+ * GraphQL resolvers, WebSocket gateways and microservice handlers alike. `undefined` on a
+ * `@Public()` handler called without a valid token.
  *
  * @example
  * @Get('me') me(@CurrentUser() user: AuthenticatedPrincipal, @CurrentUser('sub') sub: string) { … }
@@ -18,8 +20,7 @@ export const CurrentUser: (
   ...dataOrPipes: (keyof AuthenticatedPrincipal | PipeTransform | Type<PipeTransform> | undefined)[]
 ) => ParameterDecorator = createParamDecorator(
   (field: keyof AuthenticatedPrincipal | undefined, context: ExecutionContext) => {
-    const request = context.switchToHttp().getRequest<{ user?: AuthenticatedPrincipal }>();
-    const user = request?.user;
+    const user = principalOf(context);
     return field ? user?.[field] : user;
   },
 );

@@ -12,7 +12,7 @@ export interface TokenExtraction {
 }
 
 /** RFC 6750 §2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"=" */
-const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
+export const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
 const NONE: TokenExtraction = Object.freeze({});
 
 function invalid(reason: OidcResourceErrorReason, message: string): TokenExtraction {

@@ -1,5 +1,4 @@
 import {
-  ForbiddenException,
   HttpException,
   Inject,
   Injectable,
@@ -11,6 +10,7 @@ import { AuthGuard } from '@nestjs/passport';
 import type { IncomingMessage } from 'node:http';
 import {
   ANY_SCOPE_METADATA_KEY,
+  OIDC_RESOURCE_CLOCK,
   TOKEN_VALIDATOR,
   OIDC_BEARER_STRATEGY,
   OIDC_RESOURCE_RESOLVED_OPTIONS,
@@ -35,16 +35,11 @@ import {
   PolicyResolver,
   readRouteAccess,
   type RouteAccess,
+  type RouteRequirements,
 } from '../authorization/route-access.js';
 import type { Policy } from '../authorization/policies.js';
-
-interface RouteRequirements {
-  isPublic: boolean;
-  scopes?: readonly string[];
-  anyScope?: readonly string[];
-  /** `@Roles()`, `@AnyRole()`, `@Authorize()`; absent on most routes, which then skip that work. */
-  access?: RouteAccess;
-}
+import { authorizeTransport, type TransportGuard } from '../transports/index.js';
+import { systemClock, type Clock } from '../utils/clock.js';
 
 interface GuardRequest {
   raw?: IncomingMessage;
@@ -76,18 +71,22 @@ interface PassportView {
  * (RFC 6750 §2), validate it (cache → JWT or introspection), check scopes, roles, policies,
  * and answer failures with RFC 6750 status codes and `WWW-Authenticate` challenges.
  *
- * Non-HTTP contexts: `rpc` (microservice messages) pass through untouched, since a bearer
- * token is an HTTP credential; `ws` and `graphql` are refused unless `@Public()` (fail closed).
+ * Other transports share the same steps, each reading the token where it travels: GraphQL
+ * (the HTTP request behind the operation, or graphql-ws `connectionParams`), WebSocket gateways
+ * (the principal of the socket's handshake), and microservice messages when `rpc.token` is set
+ * (otherwise `rpc` contexts pass through untouched).
  *
- * Subclass it to change behaviour; `getRequirements()`, `checkScopes()`, `checkRoles()` and
- * `checkPolicies()` are the hooks.
+ * Subclass it to change behaviour; `getRequirements()`, `authorize()`, `checkScopes()`,
+ * `checkRoles()` and `checkPolicies()` are the hooks.
  */
 @Injectable()
 export class OidcAuthGuard extends AuthGuard(OIDC_BEARER_STRATEGY) implements CanActivate {
   private readonly requirements = new WeakMap<object, WeakMap<object, RouteRequirements>>();
   // A property, not a constructor parameter, so that subclasses' constructors need no change.
   @Inject(ModuleRef) private readonly moduleRef?: ModuleRef;
+  @Inject(OIDC_RESOURCE_CLOCK) private readonly clock?: Clock;
   private policyResolver?: PolicyResolver;
+  private transport?: TransportGuard;
 
   constructor(
     protected readonly reflector: Reflector,
@@ -102,12 +101,7 @@ export class OidcAuthGuard extends AuthGuard(OIDC_BEARER_STRATEGY) implements Ca
   override async canActivate(context: ExecutionContext): Promise<boolean> {
     const route = this.getRequirements(context);
     const type = context.getType<string>();
-    if (type !== 'http') {
-      if (type === 'rpc' || route.isPublic) return true;
-      throw new ForbiddenException(
-        `nestjs-oidc-resource does not authenticate "${type}" contexts yet; mark the handler @Public() or protect it another way`,
-      );
-    }
+    if (type !== 'http') return authorizeTransport(this.transportGuard(), context, type, route);
     // getArgByIndex rather than switchToHttp(), which assigns three new closures to the context
     // on every call.
     const request = context.getArgByIndex<GuardRequest>(0);
@@ -147,13 +141,8 @@ export class OidcAuthGuard extends AuthGuard(OIDC_BEARER_STRATEGY) implements Ca
       (context as ViewCarrier)[PASSPORT_VIEW] = view;
       await super.canActivate(context);
       const principal = view.user!;
-      this.checkScopes(principal, route);
-      if (route.access) {
-        this.checkRoles(principal, route.access);
-        // Only policies may need an await; a roles-only route stays synchronous.
-        if (route.access.policies)
-          await this.checkPolicies(principal, route.access.policies, context);
-      }
+      const pending = this.authorize(principal, route, context);
+      if (pending) await pending;
       request.user = principal;
       if (extraction.fromQuery) setResponseHeader(response, 'Cache-Control', 'private'); // RFC 6750 §2.3
       return true;
@@ -203,6 +192,32 @@ export class OidcAuthGuard extends AuthGuard(OIDC_BEARER_STRATEGY) implements Ca
     if (!byClass) this.requirements.set(handler, (byClass = new WeakMap()));
     byClass.set(controller, found);
     return found;
+  }
+
+  /**
+   * The steps after authentication, on every transport: scopes, roles, then policies; the first
+   * failure throws. Returns a promise only when the route has policies, so that other routes
+   * stay synchronous.
+   */
+  protected authorize(
+    principal: AuthenticatedPrincipal,
+    route: RouteRequirements,
+    context: ExecutionContext,
+  ): void | Promise<void> {
+    this.checkScopes(principal, route);
+    if (!route.access) return;
+    this.checkRoles(principal, route.access);
+    if (route.access.policies) return this.checkPolicies(principal, route.access.policies, context);
+  }
+
+  /** This guard as the non-HTTP transports see it: its validation and its hooks. */
+  private transportGuard(): TransportGuard {
+    return (this.transport ??= {
+      options: this.moduleOptions,
+      clock: this.clock ?? systemClock,
+      validate: (token) => this.tokens.validate(token),
+      authorize: (principal, route, context) => this.authorize(principal, route, context),
+    });
   }
 
   /** Throws {@link InsufficientScopeError} unless the principal has the route's scopes. */

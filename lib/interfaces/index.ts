@@ -9,6 +9,7 @@ export type {
   JsonWebKeyObject,
   OidcResourceModuleOptions,
   OidcResourceOptionsFactory,
+  RpcOptions,
   SharedCacheStore,
   TelemetryOptions,
   UserInfoOptions,

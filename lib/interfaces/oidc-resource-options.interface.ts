@@ -198,6 +198,18 @@ export type IssuerResolver = (
   iss: string,
 ) => IssuerOptions | undefined | Promise<IssuerOptions | undefined>;
 
+/** Authentication of microservice (`rpc`) messages. */
+export interface RpcOptions {
+  /**
+   * Reads a message's access token (with or without `Bearer `), or `undefined` when it has
+   * none. `data` is the message payload and `context` the transport's context (`TcpContext`,
+   * `NatsContext`, …), as a handler receives them with `@Payload()` and `@Ctx()`.
+   * Declared as a method so that a function typed for the app's own payload fits.
+   * @example token: (data: { token?: string }) => data.token
+   */
+  token(data: unknown, context: unknown): string | undefined;
+}
+
 /** Options of `OidcResourceModule.forRoot()`. */
 export interface OidcResourceModuleOptions extends Partial<IssuerSettingsOptions> {
   /**
@@ -252,6 +264,13 @@ export interface OidcResourceModuleOptions extends Partial<IssuerSettingsOptions
   maxTokenLength?: number;
   /** Milliseconds allowed for every call to the authorization server. @default 5000 */
   httpTimeout?: number;
+  /**
+   * Authenticate microservice messages. Without it, `rpc` contexts pass through the guard
+   * untouched; with it, every message handler not marked `@Public()` needs a valid token, and
+   * scopes, roles and policies apply as on HTTP routes.
+   * @default undefined (messages pass through)
+   */
+  rpc?: RpcOptions;
   /**
    * Accept a plain-`http` issuer, JWKS, introspection or UserInfo URL on a non-loopback host.
    * Only for closed test networks: tokens and client secrets then travel in clear text.

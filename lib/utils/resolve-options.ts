@@ -3,6 +3,7 @@ import type {
   IssuerOptions,
   IssuerResolver,
   OidcResourceModuleOptions,
+  RpcOptions,
   SharedCacheStore,
 } from '../interfaces/oidc-resource-options.interface.js';
 import { DEFAULTS } from '../oidc-resource.constants.js';
@@ -41,6 +42,8 @@ export interface ResolvedOidcResourceOptions {
   allowQueryToken: boolean;
   maxTokenLength: number;
   httpTimeout: number;
+  /** Absent: `rpc` contexts pass through. */
+  rpc?: RpcOptions;
   unsafeAllowInsecureIssuer: boolean;
   telemetry: { recordSubject: boolean };
 }
@@ -56,6 +59,7 @@ const GLOBAL_KEYS = [
   'allowQueryToken',
   'maxTokenLength',
   'httpTimeout',
+  'rpc',
   'unsafeAllowInsecureIssuer',
   'telemetry',
 ];
@@ -224,6 +228,7 @@ export function resolveOptions(options: OidcResourceModuleOptions): ResolvedOidc
       true,
     ),
     httpTimeout: checkNumber('httpTimeout', options.httpTimeout, DEFAULTS.httpTimeout, 1),
+    ...(options.rpc !== undefined ? { rpc: checkRpc(options.rpc) } : {}),
     unsafeAllowInsecureIssuer: unsafe,
     telemetry: resolveTelemetry(options.telemetry),
   });
@@ -237,6 +242,13 @@ function resolveTelemetry(value: unknown): ResolvedOidcResourceOptions['telemetr
   }
   const { recordSubject } = telemetry as { recordSubject?: unknown };
   return { recordSubject: checkBoolean('telemetry.recordSubject', recordSubject, false) };
+}
+
+function checkRpc(value: unknown): RpcOptions {
+  const token = checkObject('rpc', value, ['token']).token;
+  if (typeof token !== 'function')
+    fail('rpc.token', 'must be a function (data, context) => string | undefined');
+  return { token: token as RpcOptions['token'] };
 }
 
 /** A `resolveIssuer` answer for `iss`, resolved like an `issuers` entry. */

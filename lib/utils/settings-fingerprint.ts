@@ -35,6 +35,7 @@ export const FINGERPRINT_OPTIONS: Table<Resolved> = {
   allowQueryToken: { excluded: 'where a token is read, checked before the cache' },
   maxTokenLength: { excluded: 'checked on every request, before the cache is consulted' },
   httpTimeout: { excluded: 'a timeout is an outage, and outages are never cached' },
+  rpc: { excluded: "where a message's token is read, before the cache" },
   unsafeAllowInsecureIssuer: { excluded: 'checked once, when the options are resolved' },
   telemetry: { excluded: 'what is recorded about a verdict, not the verdict' },
 };

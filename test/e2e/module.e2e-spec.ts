@@ -13,10 +13,12 @@ import {
 } from '@nestjs/common';
 import { ConfigModule, ConfigService } from '@nestjs/config';
 import { ExecutionContextHost } from '@nestjs/core/helpers/execution-context-host.js';
+import { WsException } from '@nestjs/websockets';
 import {
   CurrentUser,
   InvalidConfigurationError,
   OidcAuthGuard,
+  OidcGraphQLError,
   OidcResourceModule,
   Public,
   Scopes,
@@ -407,22 +409,46 @@ describe.each(ADAPTERS)('module (%s)', (adapter) => {
     });
 
     it.each(['ws', 'graphql'])(
-      'a %s context on a protected handler is refused (fail closed)',
+      'a %s context without a token it can read is refused (fail closed)',
       async (type) => {
+        // A GraphQL context whose request is no HTTP request, a socket no handshake authenticated.
         const args =
           type === 'ws'
             ? [{}, { token: read }]
             : [{}, {}, { req: { headers: { authorization: `Bearer ${read}` } } }, {}];
-        await expect(
-          guard.canActivate(context(type, ...protectedRoute, args)),
-        ).rejects.toBeInstanceOf(ForbiddenException);
-        await expect(
-          guard.canActivate(
-            context(type, GuardedController, GuardedController.prototype.index, args),
-          ),
-        ).rejects.toBeInstanceOf(ForbiddenException);
+        for (const [controller, handler] of [
+          protectedRoute,
+          [GuardedController, GuardedController.prototype.index] as const,
+        ]) {
+          const refusal = await guard.canActivate(context(type, controller, handler, args)).then(
+            () => undefined,
+            (error: unknown) => error,
+          );
+          if (type === 'ws') {
+            expect(refusal).toBeInstanceOf(WsException);
+            expect((refusal as WsException).getError()).toEqual({
+              error: 'invalid_token',
+              error_description: 'The connection was opened without a valid access token',
+            });
+          } else {
+            expect(refusal).toBeInstanceOf(OidcGraphQLError);
+            expect((refusal as OidcGraphQLError).extensions).toEqual({
+              code: 'UNAUTHENTICATED',
+              oauth: { error: 'invalid_token', error_description: 'No access token was sent' },
+            });
+          }
+        }
       },
     );
+
+    it('a context of a transport the package does not know is refused unless @Public()', async () => {
+      await expect(
+        guard.canActivate(context('carrier-pigeon', ...protectedRoute, [{}, {}])),
+      ).rejects.toBeInstanceOf(ForbiddenException);
+      await expect(
+        guard.canActivate(context('carrier-pigeon', ...publicHandler, [{}, {}])),
+      ).resolves.toBe(true);
+    });
 
     it.each(['ws', 'graphql'])(
       'a %s context on a @Public() handler or controller passes',
