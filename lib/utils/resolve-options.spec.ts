@@ -61,6 +61,7 @@ describe('resolveOptions: defaults', () => {
     expect(resolved.issuers[0]!.introspection).toBeUndefined();
     expect(resolved.issuers[0]!.jwksUri).toBeUndefined();
     expect(resolved.resolveIssuer).toBeUndefined();
+    expect(resolved.rpc).toBeUndefined(); // microservice messages pass through
     expect(Object.isFrozen(resolved)).toBe(true);
   });
 
@@ -261,6 +262,10 @@ describe('resolveOptions: each invalid option names its key', () => {
     [{ maxTokenLength: 100.5 }, 'maxTokenLength'],
     [{ httpTimeout: 0 }, 'httpTimeout'],
     [{ unsafeAllowInsecureIssuer: 'yes' }, 'unsafeAllowInsecureIssuer'],
+    [{ rpc: true }, 'rpc'],
+    [{ rpc: {} }, 'rpc.token'],
+    [{ rpc: { token: 'data.token' } }, 'rpc.token'],
+    [{ rpc: { token: () => undefined, header: 'authorization' } }, 'rpc.header'],
   ])('%p → %s', (change, key) => {
     expectRefused({ ...BASE, ...change }, key);
   });

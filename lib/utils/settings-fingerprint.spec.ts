@@ -44,6 +44,7 @@ const FULL: OidcResourceModuleOptions = {
   allowQueryToken: true,
   maxTokenLength: 9000,
   httpTimeout: 3000,
+  rpc: { token: () => undefined },
   unsafeAllowInsecureIssuer: false,
 };
 
