@@ -39,6 +39,7 @@ import {
 } from '../authorization/route-access.js';
 import type { Policy } from '../authorization/policies.js';
 import { authorizeTransport, type TransportGuard } from '../transports/index.js';
+import { optionalPrincipal } from '../transports/transport-guard.js';
 import { systemClock, type Clock } from '../utils/clock.js';
 
 interface GuardRequest {
@@ -111,15 +112,8 @@ export class OidcAuthGuard extends AuthGuard(OIDC_BEARER_STRATEGY) implements Ca
 
     if (route.isPublic) {
       request.user = undefined;
-      if (extraction.token !== undefined) {
-        try {
-          request.user = await this.tokens.validate(extraction.token);
-        } catch (error) {
-          // A public route never fails because of its token, but an outage is still worth a line.
-          if (error instanceof OidcResourceError)
-            answerLogFor(this.moduleOptions).answered(error, error.status, true);
-        }
-      }
+      if (extraction.token !== undefined)
+        request.user = await optionalPrincipal(this.transportGuard(), extraction.token);
       return true;
     }
 
