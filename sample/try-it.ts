@@ -84,6 +84,11 @@ export function devTryItCommands(api: string, as: DevAuthorizationServer): strin
     `NOTE_ID=$(curl -s ${bearer('TOKEN')} ${json} -d '{"text":"Mine"}' ${api}/notes | ${NOTE_ID})`,
     `${curlApi('-si')} -X DELETE ${bearer('OPAQUE_TOKEN')} ${api}/notes/$NOTE_ID`,
     `${curlApi('-si')} -X DELETE ${bearer('TOKEN')} ${api}/notes/$NOTE_ID`,
+    '',
+    '# 9. GraphQL (POST /graphql): the same tokens and scopes, on resolvers. A refused field is a',
+    '#    GraphQL error with extensions.code and extensions.oauth, and the same challenge header.',
+    `${curlApi('-s')} ${bearer('TOKEN')} ${json} -d '{"query":"{ notes { id text author } }"}' ${api}/graphql`,
+    `${curlApi('-si')} ${bearer('READ_TOKEN')} ${json} -d '{"query":"mutation { addNote(text: \\"Not allowed\\") { id } }"}' ${api}/graphql`,
   ].join('\n');
 }
 
@@ -98,6 +103,8 @@ export function tryItCommands(api: string, issuer: string, audience: string): st
     '# Get an access token for the audience above, with scope notes:read, from your',
     '# identity provider, then:',
     `curl -s -w '\\n' -H "Authorization: Bearer $TOKEN" ${api}/notes`,
+    '# or, over GraphQL:',
+    `curl -s -w '\\n' -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' -d '{"query":"{ notes { id text } }"}' ${api}/graphql`,
   ].join('\n');
 }
 

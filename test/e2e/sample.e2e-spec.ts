@@ -324,6 +324,30 @@ describe('the sample (npm start)', () => {
     const owner = find((c) => c.includes('DELETE') && c.includes('$TOKEN'));
     expect(owner.status).toBe(204);
 
+    // GraphQL: the same token and scopes on resolvers; a refusal is a GraphQL error whose
+    // extensions carry the RFC 6750 error, and the answer carries the REST challenge.
+    const graphqlList = find((c) => c.includes('$TOKEN') && c.endsWith('/graphql'));
+    expect(graphqlList.status).toBe(200);
+    const listed = JSON.parse(graphqlList.body) as { data: { notes: { text: string }[] } };
+    expect(listed.data.notes.map((note) => note.text)).toContain('Buy milk');
+    const graphqlRefused = find((c) => c.includes('$READ_TOKEN') && c.endsWith('/graphql'));
+    const refused = JSON.parse(graphqlRefused.body) as {
+      data: unknown;
+      errors: { extensions: unknown }[];
+    };
+    expect(refused.data).toBeNull();
+    expect(refused.errors[0]!.extensions).toEqual({
+      code: 'FORBIDDEN',
+      oauth: {
+        error: 'insufficient_scope',
+        error_description: 'The access token lacks a required scope',
+        scope: 'notes:write',
+      },
+    });
+    expect(graphqlRefused.headers.get('www-authenticate')).toContain(
+      'error="insufficient_scope", error_description="The access token lacks a required scope", scope="notes:write"',
+    );
+
     // What the comments promise about calls to the authorization server: the JWKS
     // is fetched once for all JWT calls, and each opaque token is introspected once.
     // The AS logs after answering: wait for the last expected line itself, not a fixed delay.
