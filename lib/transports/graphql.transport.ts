@@ -52,6 +52,9 @@ interface GraphQLContext extends PrincipalCarrier {
   reply?: unknown;
   connectionParams?: unknown;
   extra?: unknown;
+  /** Mercurius subscriptions: the `connection_init` payload, and the socket if the app adds it. */
+  _connectionInit?: unknown;
+  socket?: ClosableSocket;
   [VERDICT]?: Promise<AuthenticatedPrincipal>;
 }
 
@@ -82,6 +85,8 @@ function sourceOf(gql: GraphQLContext, allowQueryToken: boolean): Source {
   if (typeof ws === 'object' && ws !== null && 'connectionParams' in ws) {
     return { extraction: readBearer(ws.connectionParams), socket: ws.extra?.socket };
   }
+  if ('_connectionInit' in gql)
+    return { extraction: readBearer(gql._connectionInit), socket: gql.socket };
   const request = gql.req as HttpRequestLike | undefined;
   const raw = (request?.raw ?? request) as IncomingMessage | undefined;
   if (!raw || !Array.isArray(raw.rawHeaders)) return { extraction: {} };

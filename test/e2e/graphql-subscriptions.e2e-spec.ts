@@ -1,5 +1,5 @@
 /**
- * GraphQL subscriptions over graphql-ws (Apollo driver on Express), with the graphql-ws client
+ * GraphQL subscriptions over graphql-ws (Apollo on Express, Mercurius on Fastify), with the graphql-ws client
  * over `ws` and tokens minted by the real oidc-provider fixture. The token comes from
  * `connectionParams`; refusals are GraphQL errors with the same `extensions` as over HTTP, and a
  * live subscription whose token expires is ended with close code 4401.
@@ -13,7 +13,7 @@ import {
   startAuthorizationServer,
   type AuthorizationServer,
 } from '../fixtures/authorization-server.js';
-import { startGraphQLApp } from '../fixtures/graphql-app.js';
+import { startGraphQLApp, type GraphQLDriverName } from '../fixtures/graphql-app.js';
 
 interface Outcome {
   results: { data?: unknown; errors?: { extensions?: Record<string, unknown> }[] }[];
@@ -22,7 +22,9 @@ interface Outcome {
   completed: boolean;
 }
 
-describe('GraphQL subscriptions over graphql-ws (apollo)', () => {
+const DRIVERS: GraphQLDriverName[] = ['apollo', 'mercurius'];
+
+describe.each(DRIVERS)('GraphQL subscriptions over graphql-ws (%s)', (driver) => {
   let as: AuthorizationServer;
   let app: INestApplication;
   let wsUrl: string;
@@ -56,7 +58,10 @@ describe('GraphQL subscriptions over graphql-ws (apollo)', () => {
             }
           },
           error: (error) => {
-            outcome.closeCode = (error as { code?: number }).code;
+            // graphql-ws's `error` message (Mercurius's way to refuse) carries GraphQL errors;
+            // a closed connection, a close event.
+            if (Array.isArray(error)) outcome.results.push({ errors: error });
+            else outcome.closeCode = (error as { code?: number }).code;
             resolve(outcome);
           },
           complete: () => {
@@ -71,7 +76,7 @@ describe('GraphQL subscriptions over graphql-ws (apollo)', () => {
     as = await startAuthorizationServer();
     let url: string;
     ({ app, url } = await startGraphQLApp(
-      'apollo',
+      driver,
       OidcResourceModule.forRoot({
         issuer: as.issuer,
         audience: API,
@@ -112,8 +117,8 @@ describe('GraphQL subscriptions over graphql-ws (apollo)', () => {
   it('refuses a subscription without a token (UNAUTHENTICATED); the connection stays open for public ones', async () => {
     const anonymous = client();
     const refused = await subscribe(anonymous, 'subscription { ticks }');
-    expect(refused.completed).toBe(true);
     expect(refused.results).toHaveLength(1);
+    expect(refused.closeCode).toBeUndefined();
     expect(refused.results[0]!.errors![0]!.extensions).toMatchObject({
       code: 'UNAUTHENTICATED',
       oauth: { error: 'invalid_token', error_description: 'No access token was sent' },
@@ -188,9 +193,11 @@ describe('GraphQL subscriptions over graphql-ws (apollo)', () => {
       });
     });
 
-    it('a huge connectionParams (20,000 members, a 100 kB token) is refused, the token as too long', async () => {
+    it('a huge connectionParams (10,000 members, a 100 kB token) is refused, the token as too long', async () => {
       const params: Record<string, string> = {};
-      for (let i = 0; i < 20_000; i++) params[`key${i}`] = 'x'.repeat(50);
+      // Under Mercurius's 1 MiB frame limit (beyond it, its socket closes with 1009), so that
+      // both drivers hand it to the guard.
+      for (let i = 0; i < 10_000; i++) params[`key${i}`] = 'x'.repeat(50);
       params.Authorization = `Bearer ${'a'.repeat(100_000)}`;
       const outcome = await subscribe(client(params), 'subscription { ticks }');
       expect(outcome.results[0]!.errors![0]!.extensions).toMatchObject({
@@ -213,7 +220,8 @@ describe('GraphQL subscriptions over graphql-ws (apollo)', () => {
       const [code] = await new Promise<[number, string]>((resolve) =>
         socket.once('close', (closeCode, reason) => resolve([closeCode, reason.toString()])),
       );
-      expect(code).toBe(4401);
+      // graphql-ws (Apollo) says 4401 Unauthorized; Mercurius closes without a code.
+      expect(code).toBe(driver === 'apollo' ? 4401 : 1005);
     });
   });
 });
