@@ -13,6 +13,8 @@ import type { AuthenticatedPrincipal } from '../interfaces/authenticated-princip
 import { bearerValue, readBearer } from './bearer.js';
 import { closeAtExpiry } from './expiry-timer.js';
 import { graphqlCode, refusalOf } from './oauth-error.js';
+import { clockToleranceOf } from './transport-guard.js';
+import { resolveOptions } from '../utils/resolve-options.js';
 
 describe('readBearer (graphql-ws connectionParams)', () => {
   it.each([undefined, null, 'Bearer abc', 42])('%p carries no token', (params) => {
@@ -94,10 +96,7 @@ describe('closeAtExpiry', () => {
     ({
       expiresAt: expiresAt === undefined ? undefined : new Date(expiresAt),
     }) as AuthenticatedPrincipal;
-  const settings = (now: number, clockTolerance = 0) => ({
-    clock: () => now,
-    options: { clockTolerance },
-  });
+  const settings = (now: number, clockTolerance = 0) => ({ clock: () => now, clockTolerance });
 
   it('closes at once a socket whose token is already past exp plus the tolerance', () => {
     const close = jest.fn();
@@ -113,7 +112,7 @@ describe('closeAtExpiry', () => {
     const closed = new Promise<unknown[]>((resolve) => {
       const socket = { close: (...args: unknown[]) => resolve(args), once: jest.fn() };
       // exp 20 ms ahead, plus a tolerance that is not waited for in full: the clock is ahead.
-      const settings = { clock: () => Date.now() + 1_000, options: { clockTolerance: 1 } };
+      const settings = { clock: () => Date.now() + 1_000, clockTolerance: 1 };
       closeAtExpiry(socket, principal(now + 20), settings, 4401);
       closeAtExpiry(socket, principal(now + 20), settings, 4401);
       expect(socket.once).toHaveBeenCalledTimes(1);
@@ -135,5 +134,25 @@ describe('closeAtExpiry', () => {
     const close = jest.fn();
     closeAtExpiry({ close }, principal(undefined), settings(2_000), 4401);
     expect(close).not.toHaveBeenCalled();
+  });
+});
+
+describe('clockToleranceOf', () => {
+  it("takes the vouching issuer's own leeway, else the top-level one, else the default", () => {
+    const options = resolveOptions({
+      audience: 'api',
+      clockTolerance: 7,
+      issuers: [
+        { issuer: 'https://a.example', clockTolerance: 5 },
+        { issuer: 'https://b.example' },
+      ],
+      resolveIssuer: () => undefined,
+    });
+    expect(clockToleranceOf(options, 'https://a.example')).toBe(5);
+    expect(clockToleranceOf(options, 'https://b.example')).toBe(7);
+    expect(clockToleranceOf(options, 'https://tenant.example')).toBe(7);
+    const plain = resolveOptions({ issuer: 'https://a.example', audience: 'api' });
+    expect(clockToleranceOf(plain, 'https://a.example')).toBe(30);
+    expect(clockToleranceOf(plain, 'https://elsewhere.example')).toBe(30);
   });
 });
