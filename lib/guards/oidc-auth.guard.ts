@@ -39,7 +39,6 @@ import {
 } from '../authorization/route-access.js';
 import type { Policy } from '../authorization/policies.js';
 import { authorizeTransport, type TransportGuard } from '../transports/index.js';
-import { optionalPrincipal } from '../transports/transport-guard.js';
 import { systemClock, type Clock } from '../utils/clock.js';
 
 interface GuardRequest {
@@ -72,10 +71,8 @@ interface PassportView {
  * (RFC 6750 §2), validate it (cache → JWT or introspection), check scopes, roles, policies,
  * and answer failures with RFC 6750 status codes and `WWW-Authenticate` challenges.
  *
- * Other transports share the same steps, each reading the token where it travels: GraphQL
- * (the HTTP request behind the operation, or graphql-ws `connectionParams`), WebSocket gateways
- * (the principal of the socket's handshake), and microservice messages when `rpc.token` is set
- * (otherwise `rpc` contexts pass through untouched).
+ * GraphQL, WebSocket gateways and (with `rpc.token`; otherwise they pass through) microservice
+ * messages share these steps; an adapter per transport reads the token and answers refusals.
  *
  * Subclass it to change behaviour; `getRequirements()`, `authorize()`, `checkScopes()`,
  * `checkRoles()` and `checkPolicies()` are the hooks.
@@ -112,8 +109,15 @@ export class OidcAuthGuard extends AuthGuard(OIDC_BEARER_STRATEGY) implements Ca
 
     if (route.isPublic) {
       request.user = undefined;
-      if (extraction.token !== undefined)
-        request.user = await optionalPrincipal(this.transportGuard(), extraction.token);
+      if (extraction.token !== undefined) {
+        try {
+          request.user = await this.tokens.validate(extraction.token);
+        } catch (error) {
+          // A public route never fails because of its token, but an outage is still worth a line.
+          if (error instanceof OidcResourceError)
+            answerLogFor(this.moduleOptions).answered(error, error.status, true);
+        }
+      }
       return true;
     }
 
@@ -189,9 +193,8 @@ export class OidcAuthGuard extends AuthGuard(OIDC_BEARER_STRATEGY) implements Ca
   }
 
   /**
-   * The steps after authentication, on every transport: scopes, roles, then policies; the first
-   * failure throws. Returns a promise only when the route has policies, so that other routes
-   * stay synchronous.
+   * The steps after authentication, on every transport: scopes, roles, then policies. Returns a
+   * promise only when the route has policies, so that other routes stay synchronous.
    */
   protected authorize(
     principal: AuthenticatedPrincipal,
