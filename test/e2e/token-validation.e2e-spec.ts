@@ -435,15 +435,18 @@ describe('JWT access tokens', () => {
 
   describe('aud', () => {
     it.each([
-      ['other API', OTHER_API],
-      ['other API in an array', [OTHER_API]],
-      ['a client id (web-app)', 'web-app'],
-      ['API without trailing slash', API.replace(/\/$/, '')],
-      ['empty array', []],
-      ['number', 42],
-    ])('%s → invalid_token', async (_name, aud) => {
-      await expectCode(service, await wrongAudienceToken(as, aud), 'invalid_token');
-    });
+      ['other API', OTHER_API, 'aud_mismatch'],
+      ['other API in an array', [OTHER_API], 'aud_mismatch'],
+      ['a client id (web-app)', 'web-app', 'aud_mismatch'],
+      ['API without trailing slash', API.replace(/\/$/, ''), 'aud_mismatch'],
+      ['empty array', [], 'aud_mismatch'],
+      ['number', 42, 'claim_malformed'],
+    ] as Array<[string, unknown, OidcResourceErrorReason]>)(
+      '%s → invalid_token (%s)',
+      async (_name, aud, reason) => {
+        await expectCode(service, await wrongAudienceToken(as, aud), 'invalid_token', reason);
+      },
+    );
     it('missing → invalid_token', async () => {
       await expectCode(
         service,
@@ -1358,24 +1361,31 @@ describe('introspection', () => {
     });
 
     it.each([
-      ['iss of another issuer', { iss: 'http://evil' }],
-      ['token_type refresh_token', { token_type: 'refresh_token' }],
-      ['token_type N_A', { token_type: 'N_A' }],
-      ['aud of another API', { aud: OTHER_API }],
-      ['aud array without the API', { aud: [OTHER_API, 'web-app'] }],
-      ['aud a number', { aud: 7 }],
-      ['no aud and no token_type', { aud: undefined, token_type: undefined }],
-      ['non-string sub', { sub: { id: 1 } }],
-      ['string exp', { exp: String(nowSeconds() + 300) }],
-      ['nbf in the future', { nbf: nowSeconds() + 600 }],
-      ['cnf (sender-constrained)', { cnf: { jkt: 'abc' } }],
-      ['token_type DPoP presented as Bearer', { token_type: 'DPoP' }],
-    ] as Array<[string, Record<string, unknown>]>)('%s → invalid_token', async (_name, changes) => {
-      const body: Record<string, unknown> = { ...good(), ...changes };
-      for (const [k, v] of Object.entries(changes)) if (v === undefined) delete body[k];
-      fault.route('/token/introspection', faults.json(body));
-      await expectCode(faulty, randomOpaque(), 'invalid_token');
-    });
+      ['iss of another issuer', { iss: 'http://evil' }, 'iss_mismatch'],
+      ['token_type refresh_token', { token_type: 'refresh_token' }, 'not_access_token'],
+      ['token_type N_A', { token_type: 'N_A' }, 'not_access_token'],
+      ['aud of another API', { aud: OTHER_API }, 'aud_mismatch'],
+      ['aud array without the API', { aud: [OTHER_API, 'web-app'] }, 'aud_mismatch'],
+      ['aud a number', { aud: 7 }, 'claim_malformed'],
+      [
+        'no aud and no token_type',
+        { aud: undefined, token_type: undefined },
+        'untyped_introspection',
+      ],
+      ['non-string sub', { sub: { id: 1 } }, 'claim_malformed'],
+      ['string exp', { exp: String(nowSeconds() + 300) }, 'claim_malformed'],
+      ['nbf in the future', { nbf: nowSeconds() + 600 }, 'not_yet_valid'],
+      ['cnf (sender-constrained)', { cnf: { jkt: 'abc' } }, 'sender_constrained'],
+      ['token_type DPoP presented as Bearer', { token_type: 'DPoP' }, 'sender_constrained'],
+    ] as Array<[string, Record<string, unknown>, OidcResourceErrorReason]>)(
+      '%s → invalid_token (%s)',
+      async (_name, changes, reason) => {
+        const body: Record<string, unknown> = { ...good(), ...changes };
+        for (const [k, v] of Object.entries(changes)) if (v === undefined) delete body[k];
+        fault.route('/token/introspection', faults.json(body));
+        await expectCode(faulty, randomOpaque(), 'invalid_token', reason);
+      },
+    );
 
     // A malformed scope claim grants nothing; it no longer refuses the token (scopeClaims).
     it.each([
@@ -1515,7 +1525,13 @@ describe('bad input never crashes or hangs', () => {
 
   it.each(garbage)('%p → invalid_token (JWT only / no introspection)', async (token) => {
     await expectCode(jwtOnly, token, 'invalid_token', 'malformed');
-    await expectCode(roomy, token, 'invalid_token');
+    // With the default tokenFormat, what is not a JWS is an opaque token nobody can check.
+    await expectCode(
+      roomy,
+      token,
+      'invalid_token',
+      token.startsWith('eyJhbGci') ? 'malformed' : 'introspection_not_configured',
+    );
   });
 
   it.each(garbage)('%p → 401-class error with introspection', async (token) => {
@@ -1554,24 +1570,28 @@ describe('bad input never crashes or hangs', () => {
     const [, p, s] = valid.split('.');
     // Not a JSON object: not a JWS, so it is an opaque token the AS does not know.
     for (const header of [b64('not json'), b64([]), b64('"at+jwt"')]) {
-      await expectCode(withIntrospection, `${header}.${p}.${s}`, 'token_inactive');
+      await expectCode(withIntrospection, `${header}.${p}.${s}`, 'token_inactive', 'inactive');
     }
     as.resetHits();
-    for (const header of [
-      b64({ typ: 'at+jwt' }),
-      b64({ alg: 42 }),
-      b64({ alg: 'RS256', kid: null }),
-      b64({}),
-    ]) {
-      await expectCode(withIntrospection, `${header}.${p}.${s}`, 'invalid_token');
+    const broken: Array<[string, OidcResourceErrorReason]> = [
+      [b64({ typ: 'at+jwt' }), 'malformed'],
+      [b64({ alg: 42 }), 'malformed'],
+      [b64({ alg: 'RS256', kid: null }), 'typ_not_accepted'],
+      [b64({ alg: 'RS256', typ: 'at+jwt', kid: null }), 'malformed'],
+      [b64({}), 'malformed'],
+    ];
+    for (const [header, reason] of broken) {
+      await expectCode(withIntrospection, `${header}.${p}.${s}`, 'invalid_token', reason);
     }
     expect(as.hits.get('/token/introspection')).toBe(0);
-    for (const header of [
-      b64({ alg: 42 }),
-      b64({ alg: 'RS256', kid: null }),
-      b64({ alg: 'RS256', b64: false, crit: ['b64'] }),
-    ]) {
-      await expectCode(jwtOnly, `${header}.${p}.${s}`, 'invalid_token');
+    const brokenJwtOnly: Array<[string, OidcResourceErrorReason]> = [
+      [b64({ alg: 42 }), 'malformed'],
+      [b64({ alg: 'RS256', kid: null }), 'typ_not_accepted'],
+      [b64({ alg: 'RS256', typ: 'at+jwt', kid: null }), 'malformed'],
+      [b64({ alg: 'RS256', b64: false, crit: ['b64'] }), 'crit_not_supported'],
+    ];
+    for (const [header, reason] of brokenJwtOnly) {
+      await expectCode(jwtOnly, `${header}.${p}.${s}`, 'invalid_token', reason);
     }
   });
 
@@ -1713,20 +1733,25 @@ describe('error messages never contain the token', () => {
   it('for every kind of failure', async () => {
     const service = await build({ introspection: introspectionBasic, cache: { negativeTtl: 0 } });
     const opaque = await as.clientCredentials({ clientId: CLIENTS.ccOpaque.id });
-    const tokens: Array<[string, OidcResourceErrorCode]> = [
-      [await expiredToken(as), 'token_expired'],
-      [await wrongAudienceToken(as), 'invalid_token'],
-      [await wrongIssuerToken(as), 'invalid_token'],
-      [algNoneToken(as), 'invalid_token'],
-      [hs256ConfusionToken(as), 'invalid_token'],
-      [await foreignKeyToken(as), 'invalid_token'],
-      [await forgeAccessToken(as, { claims: { sub: undefined } }), 'invalid_token'],
-      [randomOpaque(), 'token_inactive'],
-      [await as.mintRefreshToken(), 'invalid_token'],
-      [await oversizedToken(as, 9000), 'invalid_token'],
+    const tokens: Array<[string, OidcResourceErrorCode, OidcResourceErrorReason]> = [
+      [await expiredToken(as), 'token_expired', 'expired'],
+      [await wrongAudienceToken(as), 'invalid_token', 'aud_mismatch'],
+      [await wrongIssuerToken(as), 'invalid_token', 'iss_mismatch'],
+      [algNoneToken(as), 'invalid_token', 'alg_not_allowed'],
+      [hs256ConfusionToken(as), 'invalid_token', 'alg_not_allowed'],
+      [await foreignKeyToken(as), 'invalid_token', 'signature_invalid'],
+      [
+        await forgeAccessToken(as, { claims: { sub: undefined } }),
+        'invalid_token',
+        'claim_missing',
+      ],
+      [randomOpaque(), 'token_inactive', 'inactive'],
+      // oidc-provider introspects a refresh token without token_type or aud
+      [await as.mintRefreshToken(), 'invalid_token', 'untyped_introspection'],
+      [await oversizedToken(as, 9000), 'invalid_token', 'too_long'],
     ];
-    for (const [token, code] of tokens) {
-      const error = await expectCode(service, token, code);
+    for (const [token, code, reason] of tokens) {
+      const error = await expectCode(service, token, code, reason);
       const texts = [
         error.message,
         String(error),
