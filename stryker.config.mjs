@@ -23,7 +23,7 @@ export default {
       ],
     },
   },
-  concurrency: 2,
+  concurrency: 1,
   reporters: ['clear-text', 'progress'],
   tempDirName: '.tmp-stryker',
   cleanTempDir: 'always',

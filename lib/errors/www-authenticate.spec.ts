@@ -1,6 +1,8 @@
 import { bearerChallenge, sanitizeDescription, toHttpError } from './www-authenticate.js';
 import {
+  AccessDeniedError,
   InsufficientScopeError,
+  OidcResourceError,
   InvalidConfigurationError,
   InvalidRequestError,
   InvalidTokenError,
@@ -71,6 +73,12 @@ describe('bearerChallenge', () => {
       bearerChallenge('api', 'insufficient_scope', 'missing', ['api:write', 'admin', 'api:read']),
     ).toBe(
       'Bearer realm="api", error="insufficient_scope", error_description="missing", scope="api:write admin api:read"',
+    );
+  });
+
+  it('adds no scope parameter for an empty scope list', () => {
+    expect(bearerChallenge('api', 'insufficient_scope', 'd', [])).toBe(
+      'Bearer realm="api", error="insufficient_scope", error_description="d"',
     );
   });
 
@@ -187,6 +195,33 @@ describe('toHttpError', () => {
     expect(http.headers['WWW-Authenticate']).toBe(
       'Bearer realm="api", error="insufficient_scope", error_description="UserInfo refused the token", scope="openid"',
     );
+  });
+
+  it('access_denied: 403 insufficient_scope with the message, and no scope (no scope would grant it)', () => {
+    const http = toHttpError(new AccessDeniedError('Role admin is required', ['admin']), 'api');
+    expect(http).toEqual({
+      status: 403,
+      headers: {
+        'WWW-Authenticate':
+          'Bearer realm="api", error="insufficient_scope", error_description="Role admin is required"',
+      },
+      body: { statusCode: 403, message: 'Role admin is required', error: 'Forbidden' },
+    });
+  });
+
+  it("takes the challenge's scopes only from the library's scope errors, not from a look-alike", () => {
+    const lookAlike = Object.assign(new OidcResourceError('insufficient_scope', 'x'), {
+      requiredScopes: ['admin'],
+    });
+    expect(toHttpError(lookAlike, 'api').headers).toEqual({
+      'WWW-Authenticate': 'Bearer realm="api", error="insufficient_scope", error_description="x"',
+    });
+  });
+
+  it('names a status it has no reason phrase for "Error" in the body', () => {
+    const odd = new InvalidTokenError('x');
+    Object.defineProperty(odd, 'status', { value: 418 });
+    expect(toHttpError(odd, 'api').body).toEqual({ statusCode: 418, message: 'x', error: 'Error' });
   });
 
   it('issuer_unavailable: 503 without a challenge, Retry-After when known (whole seconds, >= 1)', () => {

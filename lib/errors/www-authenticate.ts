@@ -26,8 +26,7 @@ const REASON: Record<number, string> = {
  * so nothing an attacker sends can break out of the header.
  */
 export function sanitizeDescription(value: string, max = 200): string {
-  const clean = value.replace(/[^\x20\x21\x23-\x5B\x5D-\x7E]/g, '');
-  return clean.length > max ? clean.slice(0, max) : clean;
+  return value.replace(/[^\x20\x21\x23-\x5B\x5D-\x7E]/g, '').slice(0, max);
 }
 
 /**
@@ -35,8 +34,7 @@ export function sanitizeDescription(value: string, max = 200): string {
  * JSON escapes what it must), but without line breaks or control characters, and bounded.
  */
 function readableMessage(value: string, max = 500): string {
-  const clean = value.replace(/[\p{Cc}\u2028\u2029]/gu, '');
-  return clean.length > max ? clean.slice(0, max) : clean;
+  return value.replace(/[\p{Cc}\u2028\u2029]/gu, '').slice(0, max);
 }
 
 /**
