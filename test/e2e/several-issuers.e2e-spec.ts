@@ -23,7 +23,7 @@ import {
   type AuthorizationServer,
 } from '../fixtures/authorization-server.js';
 import { ADAPTERS, startTestApp } from '../fixtures/test-app.js';
-import { forgeAccessToken } from '../fixtures/tokens.js';
+import { asSigningKey, defaultHeader, forgeAccessToken, signByHand } from '../fixtures/tokens.js';
 import { buildValidationService, rejection } from '../fixtures/validation.js';
 
 @Controller('who')
@@ -303,6 +303,135 @@ describe('opaque tokens: introspected in list order, the first active answer win
     a.resetHits();
     expect((await tokens.validate(opaque)).issuer).toBe(b.issuer);
     expect(a.seen).toHaveLength(0);
+  });
+});
+
+describe('routing: each rule decides on its own', () => {
+  const b64 = (value: unknown) =>
+    Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)).toString('base64url');
+  /** A JWE-shaped token (five segments) whose protected header is `header`. */
+  const jweShaped = (header: unknown) =>
+    `${b64(header)}.${b64('k')}.${b64('iv')}.${b64('c')}.${b64('t')}`;
+
+  async function refusal(tokens: TokenValidationService, token: string) {
+    const error = await rejection(tokens.validate(token));
+    return { code: error.code, reason: error.reason, claim: error.claim, message: error.message };
+  }
+
+  it('two issuers: a JWS whose payload is not JSON is malformed, not "no iss"', async () => {
+    const tokens = await service({});
+    const junk = signByHand(defaultHeader(a), 'not json', asSigningKey(a));
+    expect(await refusal(tokens, junk)).toEqual({
+      code: 'invalid_token',
+      reason: 'malformed',
+      claim: undefined,
+      message: 'The access token is malformed',
+    });
+    expect(seenByEither()).toBe(0);
+  });
+
+  it('two issuers: a JWT without iss names the missing claim, with no network call', async () => {
+    const tokens = await service({});
+    const noIss = await forgeAccessToken(a, { claims: { iss: undefined } });
+    expect(await refusal(tokens, noIss)).toMatchObject({
+      code: 'invalid_token',
+      reason: 'claim_missing',
+      claim: 'iss',
+    });
+    expect(seenByEither()).toBe(0);
+  });
+
+  it('an unknown iss is refused naming the claim and the rule', async () => {
+    const tokens = await service({});
+    const other = await forgeAccessToken(a, { claims: { iss: 'https://elsewhere.example.test' } });
+    expect(await refusal(tokens, other)).toEqual({
+      code: 'invalid_token',
+      reason: 'iss_mismatch',
+      claim: 'iss',
+      message: 'The access token was issued by another issuer',
+    });
+  });
+
+  it('a JWT-shaped token naming no known issuer is introspected at the opaque-only issuer', async () => {
+    const tokens = await service({
+      issuers: [{ issuer: a.issuer, introspection, tokenFormat: 'opaque' }, { issuer: b.issuer }],
+    });
+    const handle = await forgeAccessToken(b, { claims: { iss: 'https://elsewhere.example.test' } });
+    // oidc-provider's verdict on a JWT it did not issue, not a local iss_mismatch
+    expect(await refusal(tokens, handle)).toMatchObject({
+      code: 'invalid_token',
+      reason: 'unsupported_token_type',
+    });
+    expect(a.hits.get('POST /token/introspection')).toBe(1);
+  });
+
+  it('a JWE is refused as encrypted, with a message that says so', async () => {
+    const tokens = await service({ issuers: [{ issuer: a.issuer, introspection }] });
+    expect(await refusal(tokens, jweShaped({ alg: 'RSA-OAEP', enc: 'A256GCM' }))).toEqual({
+      code: 'invalid_token',
+      reason: 'encrypted',
+      claim: undefined,
+      message: 'Encrypted (JWE) access tokens are not supported',
+    });
+    expect(seenByEither()).toBe(0);
+  });
+
+  // oidc-provider calls a five-segment value a token type it does not support; either way the
+  // verdict is the authorization server's, not a local "encrypted".
+  it.each([
+    [
+      'a five-segment token whose header has no enc',
+      jweShaped({ alg: 'RSA-OAEP' }),
+      'unsupported_token_type',
+    ],
+    ['a five-segment token whose first segment is not JSON', jweShaped('not json'), 'inactive'],
+    [
+      'a two-segment token whose first segment names an enc',
+      `${b64({ enc: 'A256GCM' })}.${b64('x')}`,
+      'inactive',
+    ],
+  ])('%s is introspected like any opaque token', async (_what, token, reason) => {
+    const tokens = await service({ issuers: [{ issuer: a.issuer, introspection }] });
+    expect(await refusal(tokens, token)).toMatchObject({
+      code: reason === 'inactive' ? 'token_inactive' : 'invalid_token',
+      reason,
+    });
+    expect(a.hits.get('POST /token/introspection')).toBe(1);
+  });
+
+  it('an issuer that introspects every token judges JWE-shaped tokens too', async () => {
+    const tokens = await service({
+      issuers: [{ issuer: a.issuer, introspection, tokenFormat: 'opaque' }],
+    });
+    const jwe = jweShaped({ alg: 'RSA-OAEP', enc: 'A256GCM' });
+    // oidc-provider's verdict on a JWE it cannot read, not a local "encrypted"
+    expect(await refusal(tokens, jwe)).toMatchObject({
+      code: 'invalid_token',
+      reason: 'unsupported_token_type',
+    });
+    expect(a.hits.get('POST /token/introspection')).toBe(1);
+  });
+
+  it('not a JWT: malformed when every issuer takes JWTs only, else "introspection not configured"', async () => {
+    const jwtOnly = await service({
+      issuers: [
+        { issuer: a.issuer, tokenFormat: 'jwt' },
+        { issuer: b.issuer, tokenFormat: 'jwt' },
+      ],
+    });
+    expect(await refusal(jwtOnly, 'opaque-value')).toEqual({
+      code: 'invalid_token',
+      reason: 'malformed',
+      claim: undefined,
+      message: 'The access token is malformed',
+    });
+    const auto = await service({});
+    expect(await refusal(auto, 'opaque-value')).toEqual({
+      code: 'invalid_token',
+      reason: 'introspection_not_configured',
+      claim: undefined,
+      message: 'The access token is not a JWT, and introspection is not configured',
+    });
   });
 });
 
