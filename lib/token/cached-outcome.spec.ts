@@ -103,6 +103,25 @@ describe('isCachedOutcome', () => {
   });
 });
 
+describe('isCachedOutcome on values only an in-process store can hold', () => {
+  it('refuses a function dressed as a refusal', () => {
+    const fn = Object.assign(() => undefined, refusal());
+    expect(isCachedOutcome(fn, trusts)).toBe(false);
+  });
+
+  it('refuses a function dressed as a principal', () => {
+    const fn = Object.assign(() => undefined, principal());
+    expect(isCachedOutcome({ ok: true, principal: fn }, trusts)).toBe(false);
+  });
+
+  it('checks the issuer is a string itself, whatever `trusts` answers', () => {
+    const trustsAll = () => true;
+    expect(isCachedOutcome(accepted(), trustsAll)).toBe(true);
+    expect(isCachedOutcome(accepted({ issuer: [ISSUER] }), trustsAll)).toBe(false);
+    expect(isCachedOutcome(accepted({ issuer: undefined }), trustsAll)).toBe(false);
+  });
+});
+
 describe('refusalFor', () => {
   it('keeps a verdict on the token: code, message, reason and claim, nothing else', () => {
     const error = new InvalidTokenError('The audience is wrong', {
