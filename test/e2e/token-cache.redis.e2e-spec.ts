@@ -38,6 +38,7 @@ import {
   startAuthorizationServer,
   type AuthorizationServer,
 } from '../fixtures/authorization-server.js';
+import { freePort, waitForPong } from '../fixtures/redis-server.js';
 import { startTestApp } from '../fixtures/test-app.js';
 import { forgeAccessToken } from '../fixtures/tokens.js';
 
@@ -60,41 +61,6 @@ function findOnPath(binary: string): string | undefined {
 const REDIS_URL = process.env.REDIS_URL || undefined;
 const REDIS_SERVER = findOnPath('redis-server');
 const redisAvailable = REDIS_URL !== undefined || REDIS_SERVER !== undefined;
-
-async function freePort(): Promise<number> {
-  const probe = net.createServer().listen(0, '127.0.0.1');
-  await once(probe, 'listening');
-  const { port } = probe.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => probe.close(() => resolve()));
-  return port;
-}
-
-/** Resolves once `PING` on host:port answers `+PONG`. */
-async function waitForRedis(
-  port: number,
-  host = '127.0.0.1',
-  deadline = Date.now() + 10_000,
-): Promise<void> {
-  for (;;) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const socket = net.connect(port, host);
-      socket.setTimeout(500);
-      socket.once('connect', () => socket.write('PING\r\n'));
-      socket.once('data', (data) => {
-        socket.destroy();
-        resolve(data.toString().startsWith('+PONG'));
-      });
-      socket.once('error', () => resolve(false));
-      socket.once('timeout', () => {
-        socket.destroy();
-        resolve(false);
-      });
-    });
-    if (ok) return;
-    if (Date.now() > deadline) throw new Error(`redis on ${host}:${port} did not answer PING`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 /** A Redis this suite may stop: its own process, or a proxy in front of REDIS_URL. */
 interface StoppableRedis {
@@ -125,7 +91,7 @@ async function spawnRedis(port?: number): Promise<StoppableRedis> {
   );
   const exited = once(child, 'exit');
   try {
-    await waitForRedis(port);
+    await waitForPong(port);
   } catch (error) {
     child.kill('SIGKILL');
     throw error;
