@@ -295,6 +295,22 @@ describe('opaque tokens: introspected in list order, the first active answer win
     await expectRefusal(tokens, 'unknown-opaque-token-2', 'token_inactive', 'inactive');
   });
 
+  it('inactive at the first issuer and the second one down → 503, never token_inactive', async () => {
+    const tokens = await service({
+      issuers: [
+        { issuer: a.issuer, introspection },
+        { issuer: b.issuer, introspection },
+      ],
+    });
+    await b.stop();
+    try {
+      // B might have issued it: not knowing is not "inactive", whatever A said first.
+      await expectRefusal(tokens, 'unknown-to-a-and-b-is-down', 'issuer_unavailable');
+    } finally {
+      await b.start();
+    }
+  });
+
   it('only issuers that configure introspection are asked', async () => {
     const tokens = await service({
       issuers: [{ issuer: a.issuer }, { issuer: b.issuer, introspection }],
