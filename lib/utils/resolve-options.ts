@@ -1,4 +1,4 @@
-import { createSecretKey, KeyObject } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
 import type {
   IssuerOptions,
   IssuerResolver,
@@ -7,6 +7,7 @@ import type {
   SharedCacheStore,
 } from '../interfaces/oidc-resource-options.interface.js';
 import { DEFAULTS } from '../oidc-resource.constants.js';
+import { resolveCache } from '../options/cache-options.js';
 import {
   ISSUER_KEYS,
   resolveIssuerOptions,
@@ -65,59 +66,6 @@ const GLOBAL_KEYS = [
 ];
 const KNOWN_KEYS = new Set<string>([...ISSUER_KEYS, ...GLOBAL_KEYS]);
 
-const CACHE_KEYS = [
-  'ttl',
-  'negativeTtl',
-  'max',
-  'stores',
-  'storeTimeout',
-  'coalesce',
-  'signingKey',
-];
-
-function checkStores(value: unknown): readonly SharedCacheStore[] {
-  if (value === undefined) return [];
-  if (!Array.isArray(value))
-    fail('cache.stores', 'must be an array of Keyv instances or Keyv store adapters');
-  value.forEach((store, i) => {
-    const s = store as Record<string, unknown> | null;
-    if (
-      !s ||
-      typeof s !== 'object' ||
-      typeof s.get !== 'function' ||
-      typeof s.set !== 'function' ||
-      typeof s.delete !== 'function'
-    ) {
-      fail(
-        `cache.stores[${i}]`,
-        'must be a Keyv instance or a Keyv store adapter (get/set/delete)',
-      );
-    }
-  });
-  return Object.freeze([...(value as SharedCacheStore[])]);
-}
-
-/** At least 256 bits: the key of an HMAC-SHA-256 should be no shorter than its output. */
-const MIN_SIGNING_KEY_BYTES = 32;
-
-function checkSigningKey(value: unknown): KeyObject | undefined {
-  if (value === undefined) return undefined;
-  const problem = `must be a string or Buffer of at least ${MIN_SIGNING_KEY_BYTES} bytes, or a secret KeyObject`;
-  if (value instanceof KeyObject) {
-    if (value.type !== 'secret' || (value.symmetricKeySize ?? 0) < MIN_SIGNING_KEY_BYTES)
-      fail('cache.signingKey', problem);
-    return value;
-  }
-  const bytes =
-    typeof value === 'string'
-      ? Buffer.from(value, 'utf8')
-      : value instanceof Uint8Array
-        ? Buffer.from(value)
-        : undefined;
-  if (!bytes || bytes.length < MIN_SIGNING_KEY_BYTES) fail('cache.signingKey', problem);
-  return createSecretKey(bytes);
-}
-
 /** `issuer` alone, or the `issuers` list; every entry resolved against the top-level defaults. */
 function resolveIssuers(
   options: OidcResourceModuleOptions,
@@ -167,7 +115,6 @@ export function resolveOptions(options: OidcResourceModuleOptions): ResolvedOidc
   if (options.resolveIssuer !== undefined && typeof options.resolveIssuer !== 'function')
     fail('resolveIssuer', 'must be a function (iss) => IssuerOptions | undefined');
   const issuers = resolveIssuers(options, unsafe);
-  const cache = checkObject('cache', options.cache, CACHE_KEYS);
   const userInfo = checkObject('userInfo', options.userInfo, ['ttl', 'endpoint']);
   if (
     options.realm !== undefined &&
@@ -193,25 +140,7 @@ export function resolveOptions(options: OidcResourceModuleOptions): ResolvedOidc
     ...(options.resolveIssuer ? { resolveIssuer: options.resolveIssuer } : {}),
     issuerDefaults: Object.freeze(defaults),
     maxIssuers: checkNumber('maxIssuers', options.maxIssuers, DEFAULTS.maxIssuers, 1, true),
-    cache: {
-      ttl: checkNumber('cache.ttl', cache.ttl, DEFAULTS.cacheTtl, 0),
-      negativeTtl: checkNumber(
-        'cache.negativeTtl',
-        cache.negativeTtl,
-        DEFAULTS.cacheNegativeTtl,
-        0,
-      ),
-      max: checkNumber('cache.max', cache.max, DEFAULTS.cacheMax, 1, true),
-      stores: checkStores(cache.stores),
-      storeTimeout: checkNumber(
-        'cache.storeTimeout',
-        cache.storeTimeout,
-        DEFAULTS.cacheStoreTimeout,
-        1,
-      ),
-      coalesce: checkBoolean('cache.coalesce', cache.coalesce, false),
-      ...(cache.signingKey !== undefined ? { signingKey: checkSigningKey(cache.signingKey) } : {}),
-    },
+    cache: resolveCache(options.cache),
     userInfo: { ttl: checkNumber('userInfo.ttl', userInfo.ttl, DEFAULTS.userInfoTtl, 0) },
     global: checkBoolean('global', options.global, DEFAULTS.global),
     realm,
