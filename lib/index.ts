@@ -51,6 +51,10 @@ export {
   TokenInactiveError,
   InsufficientScopeError,
   AccessDeniedError,
+  InsufficientUserAuthenticationError,
+  InvalidDpopProofError,
+  UseDpopNonceError,
+  type StepUpChallenge,
   UserInfoNotPermittedError,
   UserInfoSubjectMismatchError,
   UserInfoFailedError,
@@ -61,7 +65,12 @@ export {
   type OidcResourceErrorOptions,
   type OidcResourceErrorReason,
 } from './errors/oidc-resource.error.js';
-export { bearerChallenge, toHttpError, type OidcHttpError } from './errors/www-authenticate.js';
+export {
+  bearerChallenge,
+  toHttpError,
+  type ChallengeContext,
+  type OidcHttpError,
+} from './errors/www-authenticate.js';
 export type { Clock } from './utils/clock.js';
 export {
   OidcHealthIndicator,
@@ -80,12 +89,14 @@ export {
 export type {
   AuthenticatedPrincipal,
   CacheOptions,
+  DpopOptions,
   IntrospectionAuthMethod,
   IntrospectionOptions,
   IssuerOptions,
   IssuerResolver,
   IssuerSettingsOptions,
   JsonWebKeyObject,
+  MtlsOptions,
   OidcResourceModuleOptions,
   OidcResourceOptionsFactory,
   RpcOptions,

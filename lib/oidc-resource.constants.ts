@@ -28,6 +28,8 @@ export const OIDC_BEARER_STRATEGY = 'oidc-resource-bearer';
  * the strategy registered last may come from the other build.
  */
 export const TOKEN_VALIDATOR = Symbol.for('nestjs-oidc-resource:validator');
+/** Where the guard's passport view carries how the request presented its token (scheme, proof key). */
+export const TOKEN_PRESENTATION = Symbol.for('nestjs-oidc-resource:presentation');
 
 /** Metadata keys set by the decorators; stable and namespaced. */
 export const PUBLIC_METADATA_KEY = 'oidc-resource:public';

@@ -15,6 +15,9 @@ export type OidcResourceErrorCode =
   | 'token_inactive'
   | 'insufficient_scope'
   | 'access_denied'
+  | 'insufficient_user_authentication'
+  | 'invalid_dpop_proof'
+  | 'use_dpop_nonce'
   | 'userinfo_not_permitted'
   | 'userinfo_subject_mismatch'
   | 'userinfo_failed'
@@ -58,6 +61,15 @@ export type OidcResourceErrorReason =
   | 'id_token'
   | 'not_access_token'
   | 'sender_constrained'
+  // sender-constrained tokens (DPoP, mTLS)
+  | 'dpop_proof_missing'
+  | 'dpop_proof_duplicated'
+  | 'dpop_proof_unexpected'
+  | 'dpop_proof_invalid'
+  | 'dpop_binding_mismatch'
+  | 'dpop_required'
+  | 'token_not_bound'
+  | 'certificate_binding_mismatch'
   // introspection
   | 'inactive'
   | 'untyped_introspection'
@@ -91,6 +103,14 @@ export const OIDC_ERROR_REASONS: ReadonlySet<string> = new Set<OidcResourceError
   'id_token',
   'not_access_token',
   'sender_constrained',
+  'dpop_proof_missing',
+  'dpop_proof_duplicated',
+  'dpop_proof_unexpected',
+  'dpop_proof_invalid',
+  'dpop_binding_mismatch',
+  'dpop_required',
+  'token_not_bound',
+  'certificate_binding_mismatch',
   'inactive',
   'untyped_introspection',
   'unsupported_token_type',
@@ -103,6 +123,11 @@ export interface OidcResourceErrorOptions {
   reason?: OidcResourceErrorReason;
   /** The claim (JWT claim or introspection member) the rule is about, when there is one. */
   claim?: string;
+  /**
+   * The authentication scheme of the challenge that answers this error, when it must be `DPoP`
+   * whatever scheme the request used (a DPoP-bound token sent as a bearer token, say).
+   */
+  scheme?: 'DPoP';
 }
 
 /** HTTP status of each error code. */
@@ -114,6 +139,9 @@ export const OIDC_ERROR_STATUS: Readonly<Record<OidcResourceErrorCode, number>> 
   token_inactive: 401,
   insufficient_scope: 403,
   access_denied: 403,
+  insufficient_user_authentication: 401,
+  invalid_dpop_proof: 401,
+  use_dpop_nonce: 401,
   userinfo_not_permitted: 403,
   userinfo_subject_mismatch: 502,
   userinfo_failed: 502,

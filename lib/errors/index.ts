@@ -1,2 +1,7 @@
 export * from './oidc-resource.error.js';
-export { bearerChallenge, toHttpError, type OidcHttpError } from './www-authenticate.js';
+export {
+  bearerChallenge,
+  toHttpError,
+  type ChallengeContext,
+  type OidcHttpError,
+} from './www-authenticate.js';

@@ -31,6 +31,8 @@ export class OidcResourceError extends Error {
   readonly reason?: OidcResourceErrorReason;
   /** The claim that rule is about, when there is one (`aud`, `nonce`…). */
   readonly claim?: string;
+  /** `DPoP` when the challenge must use the DPoP scheme whatever the request's scheme. */
+  readonly scheme?: 'DPoP';
 
   constructor(code: OidcResourceErrorCode, message: string, options?: OidcResourceErrorOptions) {
     super(message, options?.cause !== undefined ? { cause: options.cause } : undefined);
@@ -38,6 +40,7 @@ export class OidcResourceError extends Error {
     this.status = OIDC_ERROR_STATUS[code];
     if (options?.reason !== undefined) this.reason = options.reason;
     if (options?.claim !== undefined) this.claim = options.claim;
+    if (options?.scheme !== undefined) this.scheme = options.scheme;
   }
 
   override get name(): string {
@@ -121,6 +124,66 @@ export class AccessDeniedError extends OidcResourceError {
   constructor(message = 'Access denied', missingRoles: readonly string[] = []) {
     super('access_denied', message);
     this.missingRoles = missingRoles;
+  }
+}
+
+/** What a step-up challenge asks for (RFC 9470 §3): only the requirements that failed. */
+export interface StepUpChallenge {
+  /** Acceptable `acr` values, in order of preference. */
+  acrValues?: readonly string[];
+  /** Seconds since the last active authentication that are acceptable. */
+  maxAge?: number;
+  /** The route's scopes, when the token also lacks one of them. */
+  scopes?: readonly string[];
+}
+
+/**
+ * The token is valid, but the user's authentication is not strong or recent enough for this
+ * route (401 `insufficient_user_authentication`). @see RFC 9470 §3
+ */
+export class InsufficientUserAuthenticationError extends OidcResourceError {
+  readonly acrValues?: readonly string[];
+  readonly maxAge?: number;
+  readonly scopes?: readonly string[];
+
+  constructor(
+    message: string,
+    challenge: StepUpChallenge = {},
+    options?: OidcResourceErrorOptions,
+  ) {
+    super('insufficient_user_authentication', message, options);
+    if (challenge.acrValues !== undefined) this.acrValues = challenge.acrValues;
+    if (challenge.maxAge !== undefined) this.maxAge = challenge.maxAge;
+    if (challenge.scopes !== undefined) this.scopes = challenge.scopes;
+  }
+}
+
+/**
+ * The DPoP proof is missing, malformed, wrongly signed, for another request, outside its time
+ * window, replayed, or not bound to the token (`ath`). Always answered with a DPoP challenge.
+ * @see RFC 9449 §4.3, §7.1
+ */
+export class InvalidDpopProofError extends OidcResourceError {
+  constructor(message: string, options?: OidcResourceErrorOptions) {
+    super('invalid_dpop_proof', message, {
+      reason: 'dpop_proof_invalid',
+      ...options,
+      scheme: 'DPoP',
+    });
+  }
+}
+
+/**
+ * The DPoP proof lacks the server's current nonce: retry with the `DPoP-Nonce` header's value.
+ * @see RFC 9449 §8, §9
+ */
+export class UseDpopNonceError extends OidcResourceError {
+  /** The nonce the client must put in its next proof. */
+  readonly nonce: string;
+
+  constructor(nonce: string, message = 'The DPoP proof must carry the server-provided nonce') {
+    super('use_dpop_nonce', message, { scheme: 'DPoP' });
+    this.nonce = nonce;
   }
 }
 

@@ -2,6 +2,8 @@ import { bearerChallenge, sanitizeDescription, toHttpError } from './www-authent
 import {
   AccessDeniedError,
   InsufficientScopeError,
+  InsufficientUserAuthenticationError,
+  InvalidDpopProofError,
   OidcResourceError,
   InvalidConfigurationError,
   InvalidRequestError,
@@ -10,6 +12,7 @@ import {
   TokenExpiredError,
   TokenInactiveError,
   TokenMissingError,
+  UseDpopNonceError,
   UserInfoNotPermittedError,
   UserInfoSubjectMismatchError,
 } from './oidc-resource.error.js';
@@ -310,5 +313,90 @@ describe('toHttpError', () => {
       // The body is JSON: quotes are safe there, line breaks and controls are not kept.
       expect(http.body.message).not.toMatch(/\p{Cc}/u);
     }
+  });
+});
+
+describe('toHttpError with a challenge context (DPoP, RFC 9728, RFC 9470)', () => {
+  const META = 'https://api.example.com/.well-known/oauth-protected-resource';
+  const dpop = { realm: 'api', dpop: { algs: 'ES256 EdDSA', required: false } };
+  const header = (http: { headers: Record<string, string> }) => http.headers['WWW-Authenticate'];
+
+  it('offers Bearer and DPoP to a request without a token, DPoP alone when DPoP is required', () => {
+    expect(header(toHttpError(new TokenMissingError(), dpop))).toBe(
+      'Bearer realm="api", DPoP realm="api", algs="ES256 EdDSA"',
+    );
+    const required = { ...dpop, dpop: { ...dpop.dpop, required: true } };
+    expect(header(toHttpError(new TokenMissingError(), required))).toBe(
+      'DPoP realm="api", algs="ES256 EdDSA"',
+    );
+  });
+
+  it('answers a DPoP request, and a DPoP-only error, with a DPoP challenge (RFC 9449 §7.1)', () => {
+    expect(header(toHttpError(new InvalidTokenError('bad'), dpop, 'DPoP'))).toBe(
+      'DPoP realm="api", error="invalid_token", error_description="bad", algs="ES256 EdDSA"',
+    );
+    expect(header(toHttpError(new InvalidTokenError('bad'), dpop))).toBe(
+      'Bearer realm="api", error="invalid_token", error_description="bad"',
+    );
+    expect(header(toHttpError(new InvalidTokenError('bound', { scheme: 'DPoP' }), dpop))).toBe(
+      'DPoP realm="api", error="invalid_token", error_description="bound", algs="ES256 EdDSA"',
+    );
+    expect(header(toHttpError(new InvalidDpopProofError('no proof'), dpop))).toBe(
+      'DPoP realm="api", error="invalid_dpop_proof", error_description="no proof", algs="ES256 EdDSA"',
+    );
+    expect(toHttpError(new InvalidDpopProofError('x'), dpop).status).toBe(401);
+  });
+
+  it('sends the nonce of use_dpop_nonce in DPoP-Nonce, only when it is a valid header value', () => {
+    const http = toHttpError(new UseDpopNonceError('n-1_A.b~'), dpop);
+    expect(http.status).toBe(401);
+    expect(http.headers['DPoP-Nonce']).toBe('n-1_A.b~');
+    expect(header(http)).toMatch(/^DPoP realm="api", error="use_dpop_nonce", /);
+    expect(
+      toHttpError(new UseDpopNonceError('a\r\nb'), dpop).headers['DPoP-Nonce'],
+    ).toBeUndefined();
+  });
+
+  it('adds resource_metadata to every 401 challenge and to no other', () => {
+    const context = { realm: 'api', resourceMetadata: META };
+    const suffix = `, resource_metadata="${META}"`;
+    expect(header(toHttpError(new TokenMissingError(), context))).toBe(
+      `Bearer realm="api"${suffix}`,
+    );
+    expect(header(toHttpError(new TokenExpiredError(), context))).toMatch(new RegExp(`${suffix}$`));
+    expect(header(toHttpError(new InsufficientScopeError(['a']), context))).not.toContain(
+      'resource_metadata',
+    );
+    expect(header(toHttpError(new InvalidRequestError('x'), context))).not.toContain(
+      'resource_metadata',
+    );
+    expect(header(toHttpError(new TokenMissingError(), { ...context, ...dpop }))).toBe(
+      `Bearer realm="api"${suffix}, DPoP realm="api", algs="ES256 EdDSA"${suffix}`,
+    );
+  });
+
+  it('renders a step-up challenge with only the requirements that failed (RFC 9470 §3)', () => {
+    const both = new InsufficientUserAuthenticationError('stronger login needed', {
+      acrValues: ['urn:loa:3', 'urn:loa:2'],
+      maxAge: 300,
+      scopes: ['admin'],
+    });
+    const http = toHttpError(both, 'api');
+    expect(http.status).toBe(401);
+    expect(header(http)).toBe(
+      'Bearer realm="api", error="insufficient_user_authentication", error_description="stronger login needed", ' +
+        'scope="admin", acr_values="urn:loa:3 urn:loa:2", max_age="300"',
+    );
+    const age = new InsufficientUserAuthenticationError('too old', { maxAge: 0 });
+    expect(header(toHttpError(age, 'api'))).toBe(
+      'Bearer realm="api", error="insufficient_user_authentication", error_description="too old", max_age="0"',
+    );
+    const evil = new InsufficientUserAuthenticationError('x', {
+      acrValues: ['a"b', ' '],
+      maxAge: 1.5,
+    });
+    expect(header(toHttpError(evil, 'api'))).toBe(
+      'Bearer realm="api", error="insufficient_user_authentication", error_description="x", acr_values="ab"',
+    );
   });
 });

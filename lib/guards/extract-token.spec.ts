@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { extractToken } from './extract-token.js';
-import { InvalidRequestError } from '../errors/oidc-resource.error.js';
+import { InvalidRequestError, OidcResourceError } from '../errors/oidc-resource.error.js';
 
 /** The fields `extractToken` reads from Node's request: `rawHeaders`, `headers` and `url`. */
 function request(
@@ -339,5 +339,113 @@ describe('extractToken', () => {
         token: TOKEN,
       });
     });
+  });
+});
+
+describe('extractToken with DPoP on (RFC 9449 §7.1)', () => {
+  const PROOF = 'eyJ0eXAiOiJkcG9wK2p3dCJ9.e30.c2ln';
+  const refusal = (result: ReturnType<typeof extractToken>) => {
+    expect(result.token).toBeUndefined();
+    expect(result.error).toBeInstanceOf(OidcResourceError);
+    const { code, reason, scheme, status } = result.error!;
+    return { code, reason, scheme, status };
+  };
+
+  it('reads the DPoP scheme, case-insensitively, with its one proof', () => {
+    for (const scheme of ['DPoP', 'dpop', 'DPOP']) {
+      expect(
+        extractToken(
+          request([
+            ['Authorization', `${scheme} ${TOKEN}`],
+            ['DPoP', PROOF],
+          ]),
+          undefined,
+          false,
+          true,
+        ),
+      ).toEqual({ token: TOKEN, scheme: 'DPoP', proof: PROOF });
+    }
+  });
+
+  it('treats the DPoP scheme as an unknown scheme while DPoP is off', () => {
+    expect(
+      extractToken(
+        request([
+          ['Authorization', `DPoP ${TOKEN}`],
+          ['DPoP', PROOF],
+        ]),
+        undefined,
+        false,
+      ),
+    ).toEqual({});
+    expect(
+      extractToken(
+        request([
+          ['Authorization', `Bearer ${TOKEN}`],
+          ['DPoP', PROOF],
+        ]),
+        undefined,
+        false,
+      ),
+    ).toEqual({ token: TOKEN });
+  });
+
+  it('refuses a DPoP request without a proof, or with two', () => {
+    expect(
+      refusal(extractToken(request([['Authorization', `DPoP ${TOKEN}`]]), undefined, false, true)),
+    ).toEqual({
+      code: 'invalid_dpop_proof',
+      reason: 'dpop_proof_missing',
+      scheme: 'DPoP',
+      status: 401,
+    });
+    const two = request([
+      ['Authorization', `DPoP ${TOKEN}`],
+      ['DPoP', PROOF],
+      ['dpop', PROOF],
+    ]);
+    expect(refusal(extractToken(two, undefined, false, true))).toMatchObject({
+      code: 'invalid_dpop_proof',
+      reason: 'dpop_proof_duplicated',
+    });
+  });
+
+  it('refuses a proof sent beside a bearer token, but not a proof alone', () => {
+    const stray = request([
+      ['Authorization', `Bearer ${TOKEN}`],
+      ['DPoP', PROOF],
+    ]);
+    expect(refusal(extractToken(stray, undefined, false, true))).toEqual({
+      code: 'invalid_token',
+      reason: 'dpop_proof_unexpected',
+      scheme: 'DPoP',
+      status: 401,
+    });
+    expect(extractToken(request([['DPoP', PROOF]]), undefined, false, true)).toEqual({});
+  });
+
+  it('checks DPoP credentials like bearer ones', () => {
+    expectInvalid(
+      extractToken(
+        request([
+          ['Authorization', 'DPoP '],
+          ['DPoP', PROOF],
+        ]),
+        undefined,
+        false,
+        true,
+      ),
+    );
+    expectInvalid(
+      extractToken(
+        request([
+          ['Authorization', 'DPoP a,b'],
+          ['DPoP', PROOF],
+        ]),
+        undefined,
+        false,
+        true,
+      ),
+    );
   });
 });

@@ -1,14 +1,21 @@
 import type { IncomingMessage } from 'node:http';
 import {
+  InvalidDpopProofError,
   InvalidRequestError,
+  InvalidTokenError,
+  type OidcResourceError,
   type OidcResourceErrorReason,
 } from '../errors/oidc-resource.error.js';
 
 /** Where a request's access token was found, or why the request is malformed. */
 export interface TokenExtraction {
   token?: string;
-  error?: InvalidRequestError;
+  error?: OidcResourceError;
   fromQuery?: boolean;
+  /** The token came as `Authorization: DPoP …` (only read when DPoP is on). */
+  scheme?: 'DPoP';
+  /** The request's one `DPoP` proof header, with the DPoP scheme. */
+  proof?: string;
 }
 
 /** RFC 6750 §2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"=" */
@@ -45,13 +52,20 @@ function hasBodyToken(raw: IncomingMessage, body: unknown): boolean {
  * - a form-body `access_token` is never read, but a token sent in two ways is `invalid_request`
  *   (a JSON body that happens to have an `access_token` field is not a token transmission).
  * Another scheme (`Basic …`) is "no bearer credentials", answered with a bare challenge.
+ *
+ * With `dpop`, `Authorization: DPoP <token>` is read too (RFC 9449 §7.1), with exactly one
+ * `DPoP` proof header (§4.3 step 1); a `DPoP` header beside a bearer token is refused, since
+ * the client meant to prove possession of a key that a bearer request cannot use.
  */
 export function extractToken(
   raw: IncomingMessage,
   body: unknown,
   allowQueryToken: boolean,
+  dpop = false,
 ): TokenExtraction {
   let header: string | undefined;
+  let proof: string | undefined;
+  let proofs = 0;
   const rawHeaders = raw.rawHeaders;
   for (let i = 0; i < rawHeaders.length; i += 2) {
     const name = rawHeaders[i]!;
@@ -62,25 +76,36 @@ export function extractToken(
           'The request has more than one Authorization header',
         );
       header = rawHeaders[i + 1]!;
+    } else if (dpop && name.length === 4 && name.toLowerCase() === 'dpop') {
+      proofs++;
+      proof = rawHeaders[i + 1]!;
     }
   }
 
   let token: string | undefined;
+  let isDpop = false;
   if (header !== undefined) {
     const value = header.trim();
     const space = value.indexOf(' ');
     const scheme = space === -1 ? value : value.slice(0, space);
-    if (scheme.length === 6 && scheme.toLowerCase() === 'bearer') {
+    const lower = scheme.length === 6 || scheme.length === 4 ? scheme.toLowerCase() : '';
+    if (lower === 'bearer' || (dpop && lower === 'dpop')) {
+      isDpop = lower === 'dpop';
+      const name = isDpop ? 'DPoP' : 'Bearer';
       const credentials = space === -1 ? '' : value.slice(space + 1).replace(/^ +/, '');
       if (credentials.length === 0)
-        return invalid('request_malformed', 'The Bearer credentials are empty');
+        return invalid('request_malformed', `The ${name} credentials are empty`);
       if (!B64TOKEN.test(credentials))
         return invalid(
           'request_malformed',
-          'The Bearer token is not a valid b64token (RFC 6750 section 2.1)',
+          `The ${name} token is not a valid b64token (RFC 6750 section 2.1)`,
         );
       token = credentials;
     }
+  }
+  if (isDpop || (proofs > 0 && token !== undefined)) {
+    const problem = dpopProblem(isDpop, proofs);
+    if (problem) return { error: problem };
   }
 
   const url = raw.url ?? '';
@@ -110,5 +135,24 @@ export function extractToken(
   if (token === undefined) return NONE;
   if (hasBodyToken(raw, body))
     return invalid('token_sent_twice', 'The access token was sent in more than one way');
-  return { token };
+  return isDpop ? { token, scheme: 'DPoP', proof } : { token };
+}
+
+/** A DPoP request needs exactly one proof; a proof without the DPoP scheme is a mistake. */
+function dpopProblem(isDpop: boolean, proofs: number): OidcResourceError | undefined {
+  if (!isDpop) {
+    return new InvalidTokenError(
+      'A DPoP proof was sent with a bearer token: send the token with the DPoP scheme',
+      { reason: 'dpop_proof_unexpected', scheme: 'DPoP' },
+    );
+  }
+  if (proofs === 0)
+    return new InvalidDpopProofError('The request has no DPoP proof', {
+      reason: 'dpop_proof_missing',
+    });
+  if (proofs > 1)
+    return new InvalidDpopProofError('The request has more than one DPoP proof', {
+      reason: 'dpop_proof_duplicated',
+    });
+  return undefined;
 }

@@ -16,18 +16,22 @@ import {
   OIDC_RESOURCE_RESOLVED_OPTIONS,
   PUBLIC_METADATA_KEY,
   SCOPES_METADATA_KEY,
+  TOKEN_PRESENTATION,
 } from '../oidc-resource.constants.js';
 import {
   InsufficientScopeError,
+  InvalidDpopProofError,
   OidcResourceError,
   TokenMissingError,
 } from '../errors/oidc-resource.error.js';
+import { clientCertificateThumbprint } from '../binding/client-certificate.js';
+import { BEARER_PRESENTATION, type TokenPresentation } from '../token/presentation.js';
 import { toHttpError } from '../errors/www-authenticate.js';
 import type { AuthenticatedPrincipal } from '../interfaces/authenticated-principal.interface.js';
 import { TokenValidationService } from '../services/token-validation.service.js';
 import { answerLogFor } from '../utils/failure-log.js';
 import type { ResolvedOidcResourceOptions } from '../utils/resolve-options.js';
-import { extractToken } from './extract-token.js';
+import { extractToken, type TokenExtraction } from './extract-token.js';
 import { setResponseHeader } from './response-header.js';
 import {
   checkPolicies,
@@ -60,6 +64,7 @@ interface ViewCarrier {
 interface PassportView {
   headers: { authorization: string };
   [TOKEN_VALIDATOR]: TokenValidationService;
+  [TOKEN_PRESENTATION]: TokenPresentation;
   user: AuthenticatedPrincipal | undefined;
 }
 
@@ -105,13 +110,23 @@ export class OidcAuthGuard extends AuthGuard(OIDC_BEARER_STRATEGY) implements Ca
     const request = context.getArgByIndex<GuardRequest>(0);
     const response = context.getArgByIndex<unknown>(1);
     const raw = (request.raw ?? request) as IncomingMessage;
-    const extraction = extractToken(raw, request.body, this.moduleOptions.allowQueryToken);
+    const options = this.moduleOptions;
+    const extraction = extractToken(
+      raw,
+      request.body,
+      options.allowQueryToken,
+      options.dpop !== undefined,
+    );
 
     if (route.isPublic) {
       request.user = undefined;
-      if (extraction.token !== undefined) {
+      if (extraction.token !== undefined && !extraction.error) {
         try {
-          request.user = await this.tokens.validate(extraction.token);
+          const presentation =
+            extraction.scheme === 'DPoP' || options.mtls
+              ? await this.presentationOf(extraction, raw, context)
+              : BEARER_PRESENTATION;
+          request.user = await this.tokens.validate(extraction.token, presentation);
         } catch (error) {
           // A public route never fails because of its token, but an outage is still worth a line.
           if (error instanceof OidcResourceError)
@@ -124,6 +139,11 @@ export class OidcAuthGuard extends AuthGuard(OIDC_BEARER_STRATEGY) implements Ca
     try {
       if (extraction.error) throw extraction.error;
       if (extraction.token === undefined) throw new TokenMissingError();
+      // Only DPoP and mTLS requests pay for a presentation; a bearer request shares one object.
+      const presentation =
+        extraction.scheme === 'DPoP' || options.mtls
+          ? await this.presentationOf(extraction, raw, context)
+          : BEARER_PRESENTATION;
       // passport runs on a small per-request view rather than on the framework's request: it
       // adds about ten members (logIn, logOut, authInfo, …) to whatever it is given, and doing
       // that to Express's request object costs more than the whole token check on a cache hit.
@@ -132,6 +152,7 @@ export class OidcAuthGuard extends AuthGuard(OIDC_BEARER_STRATEGY) implements Ca
       const view: PassportView = {
         headers: { authorization: `Bearer ${extraction.token}` },
         [TOKEN_VALIDATOR]: this.tokens,
+        [TOKEN_PRESENTATION]: presentation,
         user: undefined,
       };
       // The context object is this request's own; it carries the view to getRequest() below
@@ -145,8 +166,39 @@ export class OidcAuthGuard extends AuthGuard(OIDC_BEARER_STRATEGY) implements Ca
       if (extraction.fromQuery) setResponseHeader(response, 'Cache-Control', 'private'); // RFC 6750 §2.3
       return true;
     } catch (error) {
-      throw this.toHttpException(error, response);
+      throw this.toHttpException(error, response, extraction.scheme);
     }
+  }
+
+  /**
+   * How a DPoP or mTLS request presents its token: the verified proof's key, and a way to read
+   * the client certificate (only read when the token is bound to one).
+   */
+  protected async presentationOf(
+    extraction: TokenExtraction,
+    raw: IncomingMessage,
+    context: ExecutionContext,
+  ): Promise<TokenPresentation> {
+    const mtls = this.moduleOptions.mtls;
+    const certificateThumbprint = mtls
+      ? () => clientCertificateThumbprint(raw, mtls.certificateHeader)
+      : undefined;
+    if (extraction.scheme !== 'DPoP') return { scheme: 'Bearer', certificateThumbprint };
+    const proofJkt = await this.verifyDpopProof(extraction, raw, context);
+    return { scheme: 'DPoP', proofJkt, certificateThumbprint };
+  }
+
+  /**
+   * Checks the request's DPoP proof (RFC 9449 §4.3) and returns the RFC 7638 thumbprint of its
+   * key, which the token's `cnf.jkt` must equal.
+   */
+  protected verifyDpopProof(
+    _extraction: TokenExtraction,
+    _raw: IncomingMessage,
+    _context: ExecutionContext,
+  ): Promise<string> {
+    // SEAM: the DPoP proof check lands here; until then every DPoP request is refused.
+    return Promise.reject(new InvalidDpopProofError('DPoP proofs are not checked yet'));
   }
 
   /** @nestjs/passport hook: passport works on the per-request view (see canActivate). */
@@ -248,9 +300,13 @@ export class OidcAuthGuard extends AuthGuard(OIDC_BEARER_STRATEGY) implements Ca
    * Logs the error once as it is answered: an authorization server failure at `warn`
    * (rate-limited), a refusal at `debug`.
    */
-  protected toHttpException(error: unknown, response: unknown): unknown {
+  protected toHttpException(
+    error: unknown,
+    response: unknown,
+    scheme?: 'Bearer' | 'DPoP',
+  ): unknown {
     if (!(error instanceof OidcResourceError)) return error;
-    const http = toHttpError(error, this.moduleOptions.realm);
+    const http = toHttpError(error, this.moduleOptions.challenge, scheme);
     answerLogFor(this.moduleOptions).answered(error, http.status);
     for (const name in http.headers) setResponseHeader(response, name, http.headers[name]!);
     return new HttpException(http.body, http.status, { cause: error });

@@ -22,7 +22,7 @@ export class OidcResourceExceptionFilter implements ExceptionFilter<OidcResource
     if (host.getType() !== 'http') throw error;
     const adapter = this.adapterHost.httpAdapter;
     const response = host.switchToHttp().getResponse<unknown>();
-    const http = toHttpError(error, this.options.realm);
+    const http = toHttpError(error, this.options.challenge);
     // The one place (besides the guard) where such an error is answered, so it is logged here.
     answerLogFor(this.options).answered(error, http.status);
     for (const name in http.headers) adapter.setHeader(response, name, http.headers[name]!);

@@ -1,12 +1,14 @@
 export type { AuthenticatedPrincipal } from './authenticated-principal.interface.js';
 export type {
   CacheOptions,
+  DpopOptions,
   IntrospectionAuthMethod,
   IntrospectionOptions,
   IssuerOptions,
   IssuerResolver,
   IssuerSettingsOptions,
   JsonWebKeyObject,
+  MtlsOptions,
   OidcResourceModuleOptions,
   OidcResourceOptionsFactory,
   RpcOptions,

@@ -5,12 +5,14 @@ import type {
   IssuerResolver,
   IssuerSettingsOptions,
 } from './issuer-options.interface.js';
+import type { DpopOptions, MtlsOptions } from './sender-constraint-options.interface.js';
 
 export type {
   IssuerOptions,
   IssuerResolver,
   IssuerSettingsOptions,
 } from './issuer-options.interface.js';
+export type { DpopOptions, MtlsOptions } from './sender-constraint-options.interface.js';
 
 /** A JSON Web Key (RFC 7517) as a plain object. */
 export interface JsonWebKeyObject {
@@ -208,6 +210,16 @@ export interface OidcResourceModuleOptions extends Partial<IssuerSettingsOptions
   unsafeAllowInsecureIssuer?: boolean;
   /** OpenTelemetry: what is recorded beyond the default metrics and spans. */
   telemetry?: TelemetryOptions;
+  /**
+   * Accept DPoP-bound access tokens, each request proven by a `DPoP` proof. Without it, a
+   * DPoP-bound token is refused. @see RFC 9449
+   */
+  dpop?: DpopOptions;
+  /**
+   * Accept certificate-bound access tokens when the request's client certificate matches.
+   * Without it, a certificate-bound token is refused. @see RFC 8705 §3
+   */
+  mtls?: MtlsOptions;
 }
 
 /** OpenTelemetry settings. Metrics and spans need `@opentelemetry/api` and a registered SDK. */

@@ -16,10 +16,10 @@ const CACHE_KEYS = [
   'signingKey',
 ];
 
-function checkStores(value: unknown): readonly SharedCacheStore[] {
+/** A list of shared stores: Keyv instances or bare Keyv store adapters. */
+export function checkStores(key: string, value: unknown): readonly SharedCacheStore[] {
   if (value === undefined) return [];
-  if (!Array.isArray(value))
-    fail('cache.stores', 'must be an array of Keyv instances or Keyv store adapters');
+  if (!Array.isArray(value)) fail(key, 'must be an array of Keyv instances or Keyv store adapters');
   value.forEach((store, i) => {
     const s = store as Record<string, unknown> | null;
     if (
@@ -29,10 +29,7 @@ function checkStores(value: unknown): readonly SharedCacheStore[] {
       typeof s.set !== 'function' ||
       typeof s.delete !== 'function'
     ) {
-      fail(
-        `cache.stores[${i}]`,
-        'must be a Keyv instance or a Keyv store adapter (get/set/delete)',
-      );
+      fail(`${key}[${i}]`, 'must be a Keyv instance or a Keyv store adapter (get/set/delete)');
     }
   });
   return Object.freeze([...(value as SharedCacheStore[])]);
@@ -66,7 +63,7 @@ export function resolveCache(value: CacheOptions | undefined) {
     ttl: checkNumber('cache.ttl', cache.ttl, DEFAULTS.cacheTtl, 0),
     negativeTtl: checkNumber('cache.negativeTtl', cache.negativeTtl, DEFAULTS.cacheNegativeTtl, 0),
     max: checkNumber('cache.max', cache.max, DEFAULTS.cacheMax, 1, true),
-    stores: checkStores(cache.stores),
+    stores: checkStores('cache.stores', cache.stores),
     storeTimeout: checkNumber(
       'cache.storeTimeout',
       cache.storeTimeout,

@@ -69,8 +69,13 @@ export function checkIssuerUrl(key: string, value: unknown, unsafe: boolean): st
   return issuer;
 }
 
-function checkAlgorithms(key: string, value: unknown): readonly string[] {
-  if (value === undefined) return DEFAULT_ALGORITHMS;
+/** A list of JWS algorithms: asymmetric, supported, never `none` or HMAC. */
+export function checkAlgorithms(
+  key: string,
+  value: unknown,
+  fallback: readonly string[] = DEFAULT_ALGORITHMS,
+): readonly string[] {
+  if (value === undefined) return fallback;
   if (!Array.isArray(value) || value.length === 0) fail(key, 'must be a non-empty array');
   for (const alg of value) {
     if (typeof alg !== 'string') fail(key, 'must contain strings only');

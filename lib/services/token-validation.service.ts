@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { AuthenticatedPrincipal } from '../interfaces/authenticated-principal.interface.js';
 import { CachingVerifier } from '../token/caching-verifier.js';
+import { BEARER_PRESENTATION, type TokenPresentation } from '../token/presentation.js';
 
 /**
  * Validates access tokens: JWTs (RFC 9068) locally against the issuer's JWKS, opaque tokens
@@ -16,11 +17,18 @@ export class TokenValidationService {
 
   /**
    * Validates an access token and returns its principal.
+   *
+   * `presentation` says how the request sent the token; by default a bearer token, so a
+   * sender-constrained (DPoP- or certificate-bound) token is refused unless the caller passes
+   * the verified proof key or certificate thumbprint. The guard does this for HTTP requests.
    * @throws OidcResourceError — `invalid_token`, `token_expired`, `token_inactive`,
    *   `invalid_request`, or `issuer_unavailable` (never reported as an invalid token).
    */
-  validate(token: string): Promise<AuthenticatedPrincipal> {
+  validate(
+    token: string,
+    presentation: TokenPresentation = BEARER_PRESENTATION,
+  ): Promise<AuthenticatedPrincipal> {
     // Not async: the hit path stays exactly as short as the verifier makes it.
-    return this.verifier.principal(token);
+    return this.verifier.principal(token, presentation);
   }
 }

@@ -1,12 +1,18 @@
 import { Injectable } from '@nestjs/common';
 import { PassportStrategy } from '@nestjs/passport';
 import { Strategy as BearerStrategy } from 'passport-http-bearer';
-import { OIDC_BEARER_STRATEGY, TOKEN_VALIDATOR } from '../oidc-resource.constants.js';
+import {
+  OIDC_BEARER_STRATEGY,
+  TOKEN_PRESENTATION,
+  TOKEN_VALIDATOR,
+} from '../oidc-resource.constants.js';
+import type { TokenPresentation } from '../token/presentation.js';
 import type { AuthenticatedPrincipal } from '../interfaces/authenticated-principal.interface.js';
 import { TokenValidationService } from '../services/token-validation.service.js';
 
 interface StrategyRequest {
   [TOKEN_VALIDATOR]?: TokenValidationService;
+  [TOKEN_PRESENTATION]?: TokenPresentation;
 }
 
 /**
@@ -26,9 +32,11 @@ export class OidcBearerStrategy extends PassportStrategy(BearerStrategy, OIDC_BE
 
   /**
    * Called by passport with the guard's request view and the bearer token; errors reach the
-   * guard unchanged. The token is checked by the calling guard's own validation service.
+   * guard unchanged. The token is checked by the calling guard's own validation service, with
+   * the request's presentation (its scheme and verified DPoP key or certificate), when the guard
+   * gave one; otherwise as a bearer token.
    */
   validate(req: StrategyRequest, token: string): Promise<AuthenticatedPrincipal> {
-    return (req[TOKEN_VALIDATOR] ?? this.tokens).validate(token);
+    return (req[TOKEN_VALIDATOR] ?? this.tokens).validate(token, req[TOKEN_PRESENTATION]);
   }
 }

@@ -22,6 +22,11 @@ import {
 import { AccessTokenVerifier } from './access-token-verifier.js';
 import { errorFor, isCachedOutcome, refusalFor, type CachedOutcome } from './cached-outcome.js';
 import { toSnapshot } from './snapshot.js';
+import {
+  BEARER_PRESENTATION,
+  checkSenderConstraint,
+  type TokenPresentation,
+} from './presentation.js';
 
 /**
  * Remembers verdicts in front of the verifier it wraps: the memory tier, then the shared stores,
@@ -43,8 +48,15 @@ export class CachingVerifier {
     private readonly issuers: IssuerRegistry,
   ) {}
 
-  /** The principal of a token, from the cache when it can be. */
-  async principal(token: string): Promise<AuthenticatedPrincipal> {
+  /**
+   * The principal of a token, from the cache when it can be. `presentation` is how the request
+   * sent it: a sender-constrained token is accepted only when the request proves its binding,
+   * checked on every call (the binding belongs to the request, not to the cached verdict).
+   */
+  async principal(
+    token: string,
+    presentation: TokenPresentation = BEARER_PRESENTATION,
+  ): Promise<AuthenticatedPrincipal> {
     if (typeof token !== 'string' || token.length === 0) {
       throw new InvalidRequestError('The access token is empty', { reason: 'empty_token' });
     }
@@ -75,6 +87,7 @@ export class CachingVerifier {
         void this.cache.delete(key);
         throw new TokenExpiredError();
       }
+      checkSenderConstraint(principal, presentation, this.options);
     } catch (error) {
       countValidation(error, sourceOf(token), tier);
       throw error;

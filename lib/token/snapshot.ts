@@ -13,18 +13,7 @@ export function toSnapshot(verified: VerifiedToken): PrincipalSnapshot {
   // Read once per token and cached with the snapshot; a malformed claim grants nothing.
   const scopes = extractScopes(claims, options.scopeClaims);
   const roles = extractRoles(claims, options.roleClaims);
-  const cnf = claims.cnf;
-  if (
-    (cnf !== undefined && cnf !== null) ||
-    (typeof claims.token_type === 'string' && /^dpop$/i.test(claims.token_type))
-  ) {
-    // RFC 9449 §7.2 / RFC 8705 §3: a sender-constrained token must not be accepted as a bearer token.
-    throw refuse(
-      'sender_constrained',
-      'The access token is sender-constrained (DPoP or mTLS), which this API does not accept',
-      cnf !== undefined && cnf !== null ? 'cnf' : 'token_type',
-    );
-  }
+  checkBinding(claims);
   const audience = audienceList(claims.aud);
   if (audience === undefined) throw claimMalformed('aud');
   if (claims.sub !== undefined && typeof claims.sub !== 'string') throw claimMalformed('sub');
@@ -45,4 +34,46 @@ export function toSnapshot(verified: VerifiedToken): PrincipalSnapshot {
     claims: deepFreeze({ ...claims }),
     source: verified.source,
   });
+}
+
+/** A `cnf` member: a thumbprint, base64url (RFC 7638, RFC 8705 §3.1), of a sane length. */
+const THUMBPRINT = /^[A-Za-z0-9_-]{16,128}$/;
+
+/**
+ * What a token is bound to must be something this library can check on each request: a DPoP
+ * key thumbprint (`cnf.jkt`) or a certificate thumbprint (`cnf["x5t#S256"]`). Other shapes are
+ * refused here, once, and the refusal is cached; the binding itself is checked per request
+ * (presentation.ts), never cached.
+ */
+function checkBinding(claims: Readonly<Record<string, unknown>>): void {
+  const cnf = claims.cnf;
+  const dpopTyped = typeof claims.token_type === 'string' && /^dpop$/i.test(claims.token_type);
+  if (cnf === undefined || cnf === null) {
+    // RFC 9449 §6.2: a DPoP token's introspection carries its key; without it, nothing to check.
+    if (dpopTyped)
+      throw refuse(
+        'sender_constrained',
+        'The access token is a DPoP token without a key binding (cnf.jkt)',
+        'token_type',
+      );
+    return;
+  }
+  if (typeof cnf !== 'object' || cnf === null || Array.isArray(cnf)) throw claimMalformed('cnf');
+  const { jkt, 'x5t#S256': x5t } = cnf as Record<string, unknown>;
+  if (jkt !== undefined && (typeof jkt !== 'string' || !THUMBPRINT.test(jkt)))
+    throw claimMalformed('cnf');
+  if (x5t !== undefined && (typeof x5t !== 'string' || !THUMBPRINT.test(x5t)))
+    throw claimMalformed('cnf');
+  if (jkt === undefined && x5t === undefined)
+    throw refuse(
+      'sender_constrained',
+      'The access token is bound to its client in a way this API cannot check',
+      'cnf',
+    );
+  if (dpopTyped && jkt === undefined)
+    throw refuse(
+      'sender_constrained',
+      'The access token is a DPoP token without a key binding (cnf.jkt)',
+      'token_type',
+    );
 }

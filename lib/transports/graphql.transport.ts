@@ -143,7 +143,7 @@ export async function authorizeGraphQL(
 
 function refusal(guard: TransportGuard, error: unknown, response: unknown): unknown {
   if (!(error instanceof OidcResourceError)) return error;
-  const { http, oauth } = refusalOf(error, guard.options.realm);
+  const { http, oauth } = refusalOf(error, guard.options.challenge);
   logRefusal(guard, error, http.status);
   if (response)
     for (const name in http.headers) setResponseHeader(response, name, http.headers[name]!);

@@ -1,5 +1,9 @@
 import type { OidcResourceError } from '../errors/oidc-resource.error.js';
-import { toHttpError, type OidcHttpError } from '../errors/www-authenticate.js';
+import {
+  toHttpError,
+  type ChallengeContext,
+  type OidcHttpError,
+} from '../errors/www-authenticate.js';
 
 /**
  * An RFC 6750 error as data, for transports that have no `WWW-Authenticate` header to carry
@@ -28,8 +32,11 @@ const CHALLENGE_ERROR = /error="([^"]*)"/;
 const CHALLENGE_SCOPE = /scope="([^"]*)"/;
 
 /** Same status, challenge and wording as the HTTP answer; derived from it, never apart. */
-export function refusalOf(error: OidcResourceError, realm: string): TransportRefusal {
-  const http = toHttpError(error, realm);
+export function refusalOf(
+  error: OidcResourceError,
+  context: string | ChallengeContext,
+): TransportRefusal {
+  const http = toHttpError(error, context);
   const challenge = http.headers['WWW-Authenticate'] ?? '';
   let code = CHALLENGE_ERROR.exec(challenge)?.[1];
   if (code === undefined)

@@ -52,7 +52,7 @@ export async function authorizeRpc(
     return true;
   } catch (error) {
     if (!(error instanceof OidcResourceError)) throw error;
-    const { http, oauth } = refusalOf(error, guard.options.realm);
+    const { http, oauth } = refusalOf(error, guard.options.challenge);
     logRefusal(guard, error, http.status);
     const RpcException = await loadRpcException();
     throw Object.assign(new RpcException(oauth), { cause: error });

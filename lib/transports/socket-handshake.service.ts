@@ -117,7 +117,7 @@ export class SocketHandshake {
 
   /** How a refused handshake is answered (logged once, as on HTTP). */
   refusal(error: OidcResourceError): TransportRefusal {
-    const refusal = refusalOf(error, this.options.realm);
+    const refusal = refusalOf(error, this.options.challenge);
     logRefusal(this, error, refusal.http.status);
     return refusal;
   }

@@ -56,7 +56,7 @@ export async function authorizeSocketMessage(
     return true;
   } catch (error) {
     if (!(error instanceof OidcResourceError)) throw error;
-    const { http, oauth } = refusalOf(error, guard.options.realm);
+    const { http, oauth } = refusalOf(error, guard.options.challenge);
     logRefusal(guard, error, http.status);
     const WsException = await loadWsException();
     throw Object.assign(new WsException(oauth), { cause: error });

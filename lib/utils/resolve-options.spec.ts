@@ -312,3 +312,55 @@ describe('checkUrl (also used for discovered endpoints)', () => {
     );
   });
 });
+
+describe('resolveOptions: dpop and mtls', () => {
+  it('applies the DPoP defaults and builds the challenge context', () => {
+    const resolved = resolveOptions({ ...BASE, dpop: {} });
+    expect(resolved.dpop).toEqual({
+      mode: 'allowed',
+      algorithms: ['ES256', 'EdDSA', 'PS256', 'RS256'],
+      proofMaxAge: 300,
+      nonce: false,
+      stores: [],
+    });
+    expect(resolved.challenge).toEqual({
+      realm: BASE.audience,
+      dpop: { algs: 'ES256 EdDSA PS256 RS256', required: false },
+    });
+    expect(resolveOptions(BASE).challenge).toEqual({ realm: BASE.audience });
+    expect(resolveOptions(BASE).dpop).toBeUndefined();
+    const required = resolveOptions({
+      ...BASE,
+      dpop: { mode: 'required', algorithms: ['ES256'], publicUrl: 'https://API.example.com:443/' },
+    });
+    expect(required.challenge.dpop).toEqual({ algs: 'ES256', required: true });
+    expect(required.dpop!.publicUrl).toBe('https://api.example.com');
+  });
+
+  it.each([
+    [{ mode: 'always' }, 'dpop.mode'],
+    [{ algorithms: ['HS256'] }, 'dpop.algorithms'],
+    [{ algorithms: [] }, 'dpop.algorithms'],
+    [{ proofMaxAge: 0 }, 'dpop.proofMaxAge'],
+    [{ nonce: 'yes' }, 'dpop.nonce'],
+    [{ stores: [{}] }, 'dpop.stores[0]'],
+    [{ publicUrl: 'https://api.example.com/v1' }, 'dpop.publicUrl'],
+    [{ publicUrl: 'http://api.example.com' }, 'dpop.publicUrl'],
+    [{ replay: true }, 'dpop.replay'],
+  ])('refuses dpop %j, naming %s', (dpop, key) => {
+    expect(() => resolveOptions({ ...BASE, dpop } as never)).toThrow(`option "${key}"`);
+  });
+
+  it('reads mtls, with the header name lower-cased, and refuses bad names', () => {
+    expect(resolveOptions({ ...BASE, mtls: {} }).mtls).toEqual({});
+    expect(resolveOptions({ ...BASE, mtls: { certificateHeader: 'X-Client-Cert' } }).mtls).toEqual({
+      certificateHeader: 'x-client-cert',
+    });
+    expect(() => resolveOptions({ ...BASE, mtls: { certificateHeader: 'a b' } })).toThrow(
+      'option "mtls.certificateHeader"',
+    );
+    expect(() => resolveOptions({ ...BASE, mtls: { header: 'x' } } as never)).toThrow(
+      'option "mtls.header"',
+    );
+  });
+});

@@ -14,9 +14,20 @@ import {
   type ResolvedIssuerOptions,
 } from '../options/issuer-options.js';
 import { checkBoolean, checkNumber, checkObject, fail } from '../options/option-checks.js';
+import {
+  resolveDpop,
+  resolveMtls,
+  type ResolvedDpopOptions,
+  type ResolvedMtlsOptions,
+} from '../options/sender-constraint-options.js';
+import type { ChallengeContext } from '../errors/www-authenticate.js';
 
 export { checkUrl } from '../options/option-checks.js';
 export type { ResolvedIssuerOptions } from '../options/issuer-options.js';
+export type {
+  ResolvedDpopOptions,
+  ResolvedMtlsOptions,
+} from '../options/sender-constraint-options.js';
 
 /** Options after validation, with every default applied. Internal. */
 export interface ResolvedOidcResourceOptions {
@@ -47,6 +58,12 @@ export interface ResolvedOidcResourceOptions {
   rpc?: RpcOptions;
   unsafeAllowInsecureIssuer: boolean;
   telemetry: { recordSubject: boolean };
+  /** Absent: DPoP-bound tokens are refused. */
+  dpop?: ResolvedDpopOptions;
+  /** Absent: certificate-bound tokens are refused. */
+  mtls?: ResolvedMtlsOptions;
+  /** What every `WWW-Authenticate` challenge carries besides the error. */
+  challenge: ChallengeContext;
 }
 
 /** Options that are never per issuer. */
@@ -63,6 +80,8 @@ const GLOBAL_KEYS = [
   'rpc',
   'unsafeAllowInsecureIssuer',
   'telemetry',
+  'dpop',
+  'mtls',
 ];
 const KNOWN_KEYS = new Set<string>([...ISSUER_KEYS, ...GLOBAL_KEYS]);
 
@@ -135,6 +154,15 @@ export function resolveOptions(options: OidcResourceModuleOptions): ResolvedOidc
       (defaults as Record<string, unknown>)[key] = options[key];
   }
 
+  const dpop = resolveDpop(options.dpop, unsafe);
+  const challenge: ChallengeContext = Object.freeze({
+    realm,
+    ...(dpop
+      ? { dpop: { algs: dpop.algorithms.join(' '), required: dpop.mode === 'required' } }
+      : {}),
+  });
+  const mtls = resolveMtls(options.mtls);
+
   return Object.freeze({
     issuers,
     ...(options.resolveIssuer ? { resolveIssuer: options.resolveIssuer } : {}),
@@ -160,6 +188,9 @@ export function resolveOptions(options: OidcResourceModuleOptions): ResolvedOidc
     ...(options.rpc !== undefined ? { rpc: checkRpc(options.rpc) } : {}),
     unsafeAllowInsecureIssuer: unsafe,
     telemetry: resolveTelemetry(options.telemetry),
+    ...(dpop ? { dpop } : {}),
+    ...(mtls ? { mtls } : {}),
+    challenge,
   });
 }
 

@@ -46,6 +46,8 @@ const FULL: OidcResourceModuleOptions = {
   httpTimeout: 3000,
   rpc: { token: () => undefined },
   unsafeAllowInsecureIssuer: false,
+  dpop: { mode: 'required', nonce: true },
+  mtls: { certificateHeader: 'x-client-cert' },
 };
 
 const ecKey = crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
@@ -83,10 +85,10 @@ describe('settingsFingerprint', () => {
   });
 
   it('is pinned: a change to it is deliberate (shared-store entries written before are dropped)', () => {
-    expect(settingsFingerprint(resolveOptions(BASE))).toBe('mEcdIQ36K5SQ7W9L');
-    expect(settingsFingerprint(resolveOptions(FULL))).toBe('R0TdbTWmgyng75Nu');
+    expect(settingsFingerprint(resolveOptions(BASE))).toBe('f_i_3_yVRl9Fa3iX');
+    expect(settingsFingerprint(resolveOptions(FULL))).toBe('IyNnIdUQGj43Uzpq');
     expect(settingsFingerprint(resolveOptions({ ...BASE, audience: false }))).toBe(
-      'BFz6voE8rbbIdQae',
+      '-_qNJX_RyyQH4DYw',
     );
   });
 

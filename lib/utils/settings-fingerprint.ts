@@ -38,6 +38,10 @@ export const FINGERPRINT_OPTIONS: Table<Resolved> = {
   rpc: { excluded: "where a message's token is read, before the cache" },
   unsafeAllowInsecureIssuer: { excluded: 'checked once, when the options are resolved' },
   telemetry: { excluded: 'what is recorded about a verdict, not the verdict' },
+  // Bound tokens are cached like others; their binding is checked on every request, after the cache.
+  dpop: { excluded: 'proofs and bindings are checked per request, never cached' },
+  mtls: { excluded: 'certificate bindings are checked per request, never cached' },
+  challenge: { excluded: 'only the text of a challenge' },
 };
 
 /** One issuer's settings, in or out. */
@@ -102,7 +106,10 @@ export function settingsFingerprint(options: ResolvedOidcResourceOptions): strin
     // 2: refusals carry a reason, and ID tokens are refused in more shapes.
     // 3: principals carry roles; malformed scope claims grant nothing instead of refusing.
     // 4: several issuers, each with its own settings.
-    v: 4,
+    // 5: sender-constrained tokens are cached as principals (their binding is checked per
+    //    request); an older replica, which takes every cached principal as a bearer token,
+    //    must never read one.
+    v: 5,
     ...pick(options, FINGERPRINT_OPTIONS),
   };
   return createHash('sha256').update(JSON.stringify(settings)).digest('base64url').slice(0, 16);

@@ -835,7 +835,10 @@ describe('every refusal names its reason', () => {
     ],
     [
       'cnf',
-      () => forgeAccessToken(as, { claims: { cnf: { jkt: 'x' } } }),
+      () =>
+        forgeAccessToken(as, {
+          claims: { cnf: { jkt: '0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I' } },
+        }),
       'sender_constrained',
       'cnf',
     ],

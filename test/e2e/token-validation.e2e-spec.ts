@@ -1375,7 +1375,11 @@ describe('introspection', () => {
       ['non-string sub', { sub: { id: 1 } }, 'claim_malformed'],
       ['string exp', { exp: String(nowSeconds() + 300) }, 'claim_malformed'],
       ['nbf in the future', { nbf: nowSeconds() + 600 }, 'not_yet_valid'],
-      ['cnf (sender-constrained)', { cnf: { jkt: 'abc' } }, 'sender_constrained'],
+      [
+        'cnf (sender-constrained)',
+        { cnf: { jkt: '0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I' } },
+        'sender_constrained',
+      ],
       ['token_type DPoP presented as Bearer', { token_type: 'DPoP' }, 'sender_constrained'],
     ] as Array<[string, Record<string, unknown>, OidcResourceErrorReason]>)(
       '%s → invalid_token (%s)',
