@@ -10,8 +10,8 @@ function thumbprint(der: Buffer): string {
 /**
  * The thumbprint of the client certificate of a request, or `undefined` when it has none:
  * - with `header`, the URL-encoded PEM that a TLS-terminating proxy put there (nginx
- *   `$ssl_client_escaped_cert`, AWS ALB `X-Amzn-Mtls-Clientcert`); anything that does not
- *   parse as one certificate counts as none;
+ *   `$ssl_client_escaped_cert`, AWS ALB `X-Amzn-Mtls-Clientcert`); anything that is not
+ *   exactly one certificate counts as none;
  * - otherwise the peer certificate of the request's own TLS connection. Its chain need not be
  *   trusted: the TLS handshake proved that the client holds the certificate's key, and that is
  *   what the binding is about (RFC 8705 §2.2 allows self-signed client certificates).
@@ -24,7 +24,10 @@ export function clientCertificateThumbprint(
     const value = raw.headers[header];
     if (typeof value !== 'string' || value.length === 0) return undefined;
     try {
-      return thumbprint(new X509Certificate(decodeURIComponent(value)).raw);
+      const pem = decodeURIComponent(value);
+      // Exactly one certificate: X509Certificate would silently take the first of several.
+      if (pem.indexOf('-----BEGIN') !== pem.lastIndexOf('-----BEGIN')) return undefined;
+      return thumbprint(new X509Certificate(pem).raw);
     } catch {
       return undefined;
     }
