@@ -38,7 +38,7 @@ export interface ClaimsContext {
 
 /**
  * The claims of an access token (RFC 9068 §2.2): `iss`, `aud`, `sub`, `client_id`, `iat`, `exp`,
- * `jti`, `scope`, then `roles`, `acr`, `auth_time` and `cnf.jkt` when asked for, then
+ * `jti`, `scope`, then `roles`, `acr`, `auth_time`, `cnf.jkt` and `cnf["x5t#S256"]` when asked for, then
  * `options.claims` (a member set to `undefined` removes the claim).
  * @throws TypeError for malformed options
  */
@@ -80,6 +80,11 @@ export function accessTokenClaims(
     if (typeof options.jkt !== 'string' || !/^[A-Za-z0-9_-]{43}$/.test(options.jkt))
       fail('jkt', 'an RFC 7638 SHA-256 thumbprint (43 base64url characters)');
     claims.cnf = { jkt: options.jkt };
+  }
+  if (options.x5tS256 !== undefined) {
+    if (typeof options.x5tS256 !== 'string' || !/^[A-Za-z0-9_-]{43}$/.test(options.x5tS256))
+      fail('x5tS256', 'a SHA-256 certificate thumbprint (43 base64url characters)');
+    claims.cnf = { ...(claims.cnf as object | undefined), 'x5t#S256': options.x5tS256 };
   }
   const extra = options.claims ?? {};
   if (typeof extra !== 'object' || extra === null || Array.isArray(extra))

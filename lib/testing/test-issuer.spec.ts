@@ -151,6 +151,15 @@ describe('accessToken()', () => {
     expect(claims).not.toHaveProperty('jti');
   });
 
+  it('binds tokens to a certificate thumbprint, alone or beside a DPoP key', async () => {
+    const x5tS256 = 'B'.repeat(43);
+    let { claims } = await verify(await issuer.accessToken({ x5tS256 }));
+    expect(claims.cnf).toEqual({ 'x5t#S256': x5tS256 });
+    ({ claims } = await verify(await issuer.accessToken({ x5tS256, jkt: 'A'.repeat(43) })));
+    expect(claims.cnf).toEqual({ jkt: 'A'.repeat(43), 'x5t#S256': x5tS256 });
+    await expect(issuer.accessToken({ x5tS256: 'short' })).rejects.toThrow(/x5tS256/);
+  });
+
   it('forges with unknownKey: a published kid, a signature no published key makes', async () => {
     const forged = await issuer.accessToken({ unknownKey: true });
     const genuine = parseCompactJws(await issuer.accessToken())!;

@@ -80,6 +80,13 @@ export interface TestAccessTokenOptions {
    */
   jkt?: string;
   /**
+   * Binds the token to a client certificate: `cnf["x5t#S256"]` is set to this thumbprint
+   * (base64url SHA-256 of the certificate's DER), as for mTLS clients.
+   * @example createHash('sha256').update(new X509Certificate(pem).raw).digest('base64url')
+   * @see RFC 8705 §3.1
+   */
+  x5tS256?: string;
+  /**
    * Signs the JWT with a key the issuer never published, under the current key's `kid`: a
    * forged token, which the app must refuse for its signature. (The `kid` is a known one so that
    * the app does not spend its JWKS refetch, which it allows once per 30 s, on the forgery.)
