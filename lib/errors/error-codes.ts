@@ -70,6 +70,13 @@ export type OidcResourceErrorReason =
   | 'dpop_required'
   | 'token_not_bound'
   | 'certificate_binding_mismatch'
+  // DPoP proofs (RFC 9449 §4.3), besides the JWS reasons above
+  | 'dpop_jwk_invalid'
+  | 'dpop_htm_mismatch'
+  | 'dpop_htu_mismatch'
+  | 'dpop_iat_outside_window'
+  | 'dpop_ath_mismatch'
+  | 'dpop_jti_replayed'
   // introspection
   | 'inactive'
   | 'untyped_introspection'
@@ -111,6 +118,12 @@ export const OIDC_ERROR_REASONS: ReadonlySet<string> = new Set<OidcResourceError
   'dpop_required',
   'token_not_bound',
   'certificate_binding_mismatch',
+  'dpop_jwk_invalid',
+  'dpop_htm_mismatch',
+  'dpop_htu_mismatch',
+  'dpop_iat_outside_window',
+  'dpop_ath_mismatch',
+  'dpop_jti_replayed',
   'inactive',
   'untyped_introspection',
   'unsupported_token_type',
