@@ -1,3 +1,4 @@
+import type { KeyObject } from 'node:crypto';
 import type { SharedCacheStore } from './oidc-resource-options.interface.js';
 
 /**
@@ -31,6 +32,14 @@ export interface DpopOptions {
    * own `Host` header and connection (`X-Forwarded-*` is never read).
    */
   publicUrl?: string;
+  /**
+   * The HMAC key server nonces are derived from (a string or Buffer of at least 32 bytes, or a
+   * secret `KeyObject`). Every replica must have the same one: required with `nonce` and
+   * `stores`. Without it, each process draws a random one (fine for a single replica).
+   * @default a random per-process secret
+   * @see RFC 9449 §9
+   */
+  nonceSecret?: string | Buffer | KeyObject;
 }
 
 /** Certificate-bound access tokens (`cnf["x5t#S256"]`). @see RFC 8705 §3 */

@@ -38,12 +38,13 @@ export function checkStores(key: string, value: unknown): readonly SharedCacheSt
 /** At least 256 bits: the key of an HMAC-SHA-256 should be no shorter than its output. */
 const MIN_SIGNING_KEY_BYTES = 32;
 
-function checkSigningKey(value: unknown): KeyObject | undefined {
+/** A secret of at least 32 bytes (string, Buffer or secret KeyObject), as a KeyObject. */
+export function checkSecretKey(key: string, value: unknown): KeyObject | undefined {
   if (value === undefined) return undefined;
   const problem = `must be a string or Buffer of at least ${MIN_SIGNING_KEY_BYTES} bytes, or a secret KeyObject`;
   if (value instanceof KeyObject) {
     if (value.type !== 'secret' || (value.symmetricKeySize ?? 0) < MIN_SIGNING_KEY_BYTES)
-      fail('cache.signingKey', problem);
+      fail(key, problem);
     return value;
   }
   const bytes =
@@ -52,7 +53,7 @@ function checkSigningKey(value: unknown): KeyObject | undefined {
       : value instanceof Uint8Array
         ? Buffer.from(value)
         : undefined;
-  if (!bytes || bytes.length < MIN_SIGNING_KEY_BYTES) fail('cache.signingKey', problem);
+  if (!bytes || bytes.length < MIN_SIGNING_KEY_BYTES) fail(key, problem);
   return createSecretKey(bytes);
 }
 
@@ -71,6 +72,8 @@ export function resolveCache(value: CacheOptions | undefined) {
       1,
     ),
     coalesce: checkBoolean('cache.coalesce', cache.coalesce, false),
-    ...(cache.signingKey !== undefined ? { signingKey: checkSigningKey(cache.signingKey) } : {}),
+    ...(cache.signingKey !== undefined
+      ? { signingKey: checkSecretKey('cache.signingKey', cache.signingKey) }
+      : {}),
   };
 }

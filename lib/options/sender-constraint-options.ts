@@ -1,9 +1,11 @@
+import type { KeyObject } from 'node:crypto';
+import { dpopStoreProblem } from '../dpop/replay-cache.js';
 import type {
   DpopOptions,
   MtlsOptions,
 } from '../interfaces/sender-constraint-options.interface.js';
 import type { SharedCacheStore } from '../interfaces/oidc-resource-options.interface.js';
-import { checkStores } from './cache-options.js';
+import { checkSecretKey, checkStores } from './cache-options.js';
 import { checkAlgorithms } from './issuer-options.js';
 import { checkBoolean, checkNumber, checkObject, checkUrl, fail } from './option-checks.js';
 
@@ -17,6 +19,8 @@ export interface ResolvedDpopOptions {
   stores: readonly SharedCacheStore[];
   /** Origin only (scheme, host, port), without a trailing slash. */
   publicUrl?: string;
+  /** The HMAC key of server nonces; absent: each process draws its own. */
+  nonceSecret?: KeyObject;
 }
 
 /** The `mtls` option, checked. */
@@ -25,7 +29,15 @@ export interface ResolvedMtlsOptions {
   certificateHeader?: string;
 }
 
-const DPOP_KEYS = ['mode', 'algorithms', 'proofMaxAge', 'nonce', 'stores', 'publicUrl'];
+const DPOP_KEYS = [
+  'mode',
+  'algorithms',
+  'proofMaxAge',
+  'nonce',
+  'stores',
+  'publicUrl',
+  'nonceSecret',
+];
 /** RFC 9449 §5: the algorithms a DPoP client is most likely to use. */
 export const DEFAULT_DPOP_ALGORITHMS = Object.freeze(['ES256', 'EdDSA', 'PS256', 'RS256']);
 /** RFC 9110 §5.1 field-name token. */
@@ -50,13 +62,27 @@ export function resolveDpop(
       );
     publicUrl = url.origin;
   }
+  const stores = checkStores('dpop.stores', dpop.stores);
+  stores.forEach((store, i) => {
+    const problem = dpopStoreProblem(store);
+    if (problem) fail(`dpop.stores[${i}]`, problem);
+  });
+  const nonce = checkBoolean('dpop.nonce', dpop.nonce, false);
+  const nonceSecret = checkSecretKey('dpop.nonceSecret', dpop.nonceSecret);
+  // Replicas (a shared replay store) must issue and accept the same nonces.
+  if (nonce && stores.length > 0 && nonceSecret === undefined)
+    fail(
+      'dpop.nonceSecret',
+      'is required with dpop.nonce and dpop.stores (one secret for every replica)',
+    );
   return Object.freeze({
     mode,
     algorithms: checkAlgorithms('dpop.algorithms', dpop.algorithms, DEFAULT_DPOP_ALGORITHMS),
     proofMaxAge: checkNumber('dpop.proofMaxAge', dpop.proofMaxAge, 300, 1, true),
-    nonce: checkBoolean('dpop.nonce', dpop.nonce, false),
-    stores: checkStores('dpop.stores', dpop.stores),
+    nonce,
+    stores,
     ...(publicUrl !== undefined ? { publicUrl } : {}),
+    ...(nonceSecret !== undefined ? { nonceSecret } : {}),
   });
 }
 
