@@ -13,6 +13,7 @@ import {
   OIDC_RESOURCE_RESOLVED_OPTIONS,
 } from './oidc-resource.constants.js';
 import { InvalidConfigurationError } from './errors/oidc-resource.error.js';
+import { DpopProofService } from './dpop/dpop-proof.service.js';
 import { OidcAuthGuard } from './guards/oidc-auth.guard.js';
 import { OidcResourceExceptionFilter } from './guards/oidc-resource-exception.filter.js';
 import type { OidcResourceModuleOptions } from './interfaces/oidc-resource-options.interface.js';
@@ -79,6 +80,7 @@ const resolvedOptionsProvider: Provider = {
     TokenValidationService,
     UserInfoService,
     OidcBearerStrategy,
+    DpopProofService,
     OidcAuthGuard,
     PolicyRegistrationCheck,
     // For the WebSocket adapters, which find it in the application by this token.
@@ -98,6 +100,8 @@ const resolvedOptionsProvider: Provider = {
     IssuerMetadataService,
     IssuerRegistry,
     OidcAuthGuard,
+    // For guards declared in other modules (subclasses of OidcAuthGuard): one replay cache per app.
+    DpopProofService,
     OidcHealthIndicator,
   ],
 })

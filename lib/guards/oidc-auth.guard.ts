@@ -20,11 +20,11 @@ import {
 } from '../oidc-resource.constants.js';
 import {
   InsufficientScopeError,
-  InvalidDpopProofError,
   OidcResourceError,
   TokenMissingError,
 } from '../errors/oidc-resource.error.js';
 import { clientCertificateThumbprint } from '../binding/client-certificate.js';
+import { DpopProofService, type VerifiedProof } from '../dpop/dpop-proof.service.js';
 import { BEARER_PRESENTATION, type TokenPresentation } from '../token/presentation.js';
 import { toHttpError } from '../errors/www-authenticate.js';
 import type { AuthenticatedPrincipal } from '../interfaces/authenticated-principal.interface.js';
@@ -52,9 +52,12 @@ interface GuardRequest {
 }
 
 const PASSPORT_VIEW = Symbol('nestjs-oidc-resource:passport-view');
+const VERIFIED_PROOF = Symbol('nestjs-oidc-resource:verified-proof');
 
 interface ViewCarrier {
   [PASSPORT_VIEW]?: PassportView;
+  /** A DPoP request's checked proof, whose `jti` is recorded once the token is accepted. */
+  [VERIFIED_PROOF]?: VerifiedProof;
 }
 
 /**
@@ -88,6 +91,7 @@ export class OidcAuthGuard extends AuthGuard(OIDC_BEARER_STRATEGY) implements Ca
   // A property, not a constructor parameter, so that subclasses' constructors need no change.
   @Inject(ModuleRef) private readonly moduleRef?: ModuleRef;
   @Inject(OIDC_RESOURCE_CLOCK) private readonly clock?: Clock;
+  @Inject(DpopProofService) private readonly dpopProofs?: DpopProofService;
   private policyResolver?: PolicyResolver;
   private transport?: TransportGuard;
 
@@ -126,7 +130,10 @@ export class OidcAuthGuard extends AuthGuard(OIDC_BEARER_STRATEGY) implements Ca
             extraction.scheme === 'DPoP' || options.mtls
               ? await this.presentationOf(extraction, raw, context)
               : BEARER_PRESENTATION;
-          request.user = await this.tokens.validate(extraction.token, presentation);
+          const user = await this.tokens.validate(extraction.token, presentation);
+          // A replayed proof must not lend its token's identity to a public route either.
+          if (extraction.scheme === 'DPoP') await this.recordDpopProof(context);
+          request.user = user;
         } catch (error) {
           // A public route never fails because of its token, but an outage is still worth a line.
           if (error instanceof OidcResourceError)
@@ -160,6 +167,8 @@ export class OidcAuthGuard extends AuthGuard(OIDC_BEARER_STRATEGY) implements Ca
       (context as ViewCarrier)[PASSPORT_VIEW] = view;
       await super.canActivate(context);
       const principal = view.user!;
+      // Recorded only now, so that proofs sent with refused tokens never fill the replay cache.
+      if (extraction.scheme === 'DPoP') await this.recordDpopProof(context);
       const pending = this.authorize(principal, route, context);
       if (pending) await pending;
       request.user = principal;
@@ -192,13 +201,24 @@ export class OidcAuthGuard extends AuthGuard(OIDC_BEARER_STRATEGY) implements Ca
    * Checks the request's DPoP proof (RFC 9449 §4.3) and returns the RFC 7638 thumbprint of its
    * key, which the token's `cnf.jkt` must equal.
    */
-  protected verifyDpopProof(
-    _extraction: TokenExtraction,
-    _raw: IncomingMessage,
-    _context: ExecutionContext,
+  protected async verifyDpopProof(
+    extraction: TokenExtraction,
+    raw: IncomingMessage,
+    context: ExecutionContext,
   ): Promise<string> {
-    // SEAM: the DPoP proof check lands here; until then every DPoP request is refused.
-    return Promise.reject(new InvalidDpopProofError('DPoP proofs are not checked yet'));
+    const proof = this.dpopProofs!.verify(raw, extraction.proof!, extraction.token!);
+    (context as ViewCarrier)[VERIFIED_PROOF] = proof;
+    return proof.jkt;
+  }
+
+  /**
+   * Records the `jti` of the proof {@link verifyDpopProof} checked, once the token is accepted:
+   * a proof seen before is refused (`invalid_dpop_proof`), a replay store that does not answer
+   * gives 503.
+   */
+  protected recordDpopProof(context: ExecutionContext): Promise<void> {
+    const proof = (context as ViewCarrier)[VERIFIED_PROOF];
+    return proof ? this.dpopProofs!.record(proof) : Promise.resolve();
   }
 
   /** @nestjs/passport hook: passport works on the per-request view (see canActivate). */
