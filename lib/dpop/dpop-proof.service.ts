@@ -9,6 +9,7 @@ import {
 import { BREAKER_COOLDOWN } from '../services/store-breaker.js';
 import type { Clock } from '../utils/clock.js';
 import { LOG_CONTEXT } from '../utils/failure-log.js';
+import type { TokenPresentation } from '../token/presentation.js';
 import type { ResolvedOidcResourceOptions } from '../utils/resolve-options.js';
 import { requestHtu } from './htu.js';
 import { DpopNonces } from './nonce.js';
@@ -90,6 +91,23 @@ export class DpopProofService {
     throw new IssuerUnavailableError('The DPoP replay cache is unavailable', {
       retryAfter: Math.ceil(BREAKER_COOLDOWN / 1000),
     });
+  }
+
+  /**
+   * The whole DPoP step for a request: {@link verify}, then `validate` with the proof's key as
+   * the token's presentation, then {@link record}. For transports other than the guard's own
+   * HTTP path (GraphQL over HTTP).
+   */
+  async authenticate<T>(
+    raw: IncomingMessage,
+    proof: string,
+    token: string,
+    validate: (presentation: TokenPresentation) => Promise<T>,
+  ): Promise<T> {
+    const verified = this.verify(raw, proof, token);
+    const principal = await validate({ scheme: 'DPoP', proofJkt: verified.jkt });
+    await this.record(verified);
+    return principal;
   }
 
   private fault(message: string, error: unknown): void {

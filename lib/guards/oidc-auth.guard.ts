@@ -285,6 +285,8 @@ export class OidcAuthGuard extends AuthGuard(OIDC_BEARER_STRATEGY) implements Ca
       options: this.moduleOptions,
       clock: this.clock ?? systemClock,
       validate: (token) => this.tokens.validate(token),
+      validateDpop: (token, proof, raw) =>
+        this.dpopProofs!.authenticate(raw, proof, token, (p) => this.tokens.validate(token, p)),
       authorize: (principal, route, context) => this.authorize(principal, route, context),
     });
   }

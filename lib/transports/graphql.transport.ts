@@ -1,6 +1,10 @@
 import type { ExecutionContext } from '@nestjs/common';
 import type { IncomingMessage } from 'node:http';
-import { OidcResourceError, TokenMissingError } from '../errors/oidc-resource.error.js';
+import {
+  InvalidDpopProofError,
+  OidcResourceError,
+  TokenMissingError,
+} from '../errors/oidc-resource.error.js';
 import { extractToken, type TokenExtraction } from '../guards/extract-token.js';
 import { setResponseHeader } from '../guards/response-header.js';
 import type { RouteRequirements } from '../authorization/route-access.js';
@@ -74,12 +78,13 @@ interface WsContextLike {
 /** Where an operation's token is, and where a challenge goes. */
 interface Source {
   extraction: TokenExtraction;
+  raw?: IncomingMessage;
   request?: HttpRequestLike;
   response?: unknown;
   socket?: ClosableSocket;
 }
 
-function sourceOf(gql: GraphQLContext, allowQueryToken: boolean): Source {
+function sourceOf(gql: GraphQLContext, options: TransportGuard['options']): Source {
   // graphql-ws: Nest passes its context as `req`; a custom context may spread it instead.
   const ws = ('connectionParams' in gql ? gql : gql.req) as WsContextLike | null | undefined;
   if (typeof ws === 'object' && ws !== null && 'connectionParams' in ws) {
@@ -91,7 +96,13 @@ function sourceOf(gql: GraphQLContext, allowQueryToken: boolean): Source {
   const raw = (request?.raw ?? request) as IncomingMessage | undefined;
   if (!raw || !Array.isArray(raw.rawHeaders)) return { extraction: {} };
   return {
-    extraction: extractToken(raw, request!.body, allowQueryToken),
+    extraction: extractToken(
+      raw,
+      request!.body,
+      options.allowQueryToken,
+      options.dpop !== undefined,
+    ),
+    raw,
     request,
     response: gql.reply ?? gql.res ?? request!.res,
   };
@@ -112,13 +123,14 @@ export async function authorizeGraphQL(
     if (route.isPublic) return true;
     throw refusal(guard, new TokenMissingError('The GraphQL context has no request'), undefined);
   }
-  const source = sourceOf(gql, guard.options.allowQueryToken);
+  const source = sourceOf(gql, guard.options);
   const { extraction } = source;
+  const validate = (token: string) => validateOperation(guard, source, token);
   if (route.isPublic) {
     if (!(PRINCIPAL in gql)) {
       const principal = extraction.error
         ? undefined
-        : await optionalPrincipal(guard, extraction.token);
+        : await optionalPrincipal({ options: guard.options, validate }, extraction.token);
       gql[PRINCIPAL] = principal;
       if (source.request) source.request.user = principal;
     }
@@ -127,7 +139,7 @@ export async function authorizeGraphQL(
   try {
     if (extraction.error) throw extraction.error;
     if (extraction.token === undefined) throw new TokenMissingError();
-    const principal = await (gql[VERDICT] ??= guard.validate(extraction.token));
+    const principal = await (gql[VERDICT] ??= validate(extraction.token));
     await authorizePrincipal(guard, principal, route, context);
     gql[PRINCIPAL] = principal;
     if (source.request) source.request.user = principal;
@@ -137,13 +149,31 @@ export async function authorizeGraphQL(
       closeAtExpiry(source.socket, principal, expirySettings(guard, principal), 4401);
     return true;
   } catch (error) {
-    throw refusal(guard, error, source.response);
+    throw refusal(guard, error, source.response, extraction.scheme);
   }
 }
 
-function refusal(guard: TransportGuard, error: unknown, response: unknown): unknown {
+/** The operation's token, with its DPoP proof when it came with the DPoP scheme. */
+function validateOperation(
+  guard: TransportGuard,
+  source: Source,
+  token: string,
+): Promise<AuthenticatedPrincipal> {
+  const { proof, scheme } = source.extraction;
+  if (scheme !== 'DPoP') return guard.validate(token);
+  if (!guard.validateDpop || proof === undefined || !source.raw)
+    return Promise.reject(new InvalidDpopProofError('The DPoP proof cannot be checked here'));
+  return guard.validateDpop(token, proof, source.raw);
+}
+
+function refusal(
+  guard: TransportGuard,
+  error: unknown,
+  response: unknown,
+  scheme: 'Bearer' | 'DPoP' = 'Bearer',
+): unknown {
   if (!(error instanceof OidcResourceError)) return error;
-  const { http, oauth } = refusalOf(error, guard.options.challenge);
+  const { http, oauth } = refusalOf(error, guard.options.challenge, scheme);
   logRefusal(guard, error, http.status);
   if (response)
     for (const name in http.headers) setResponseHeader(response, name, http.headers[name]!);

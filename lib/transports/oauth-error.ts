@@ -35,8 +35,9 @@ const CHALLENGE_SCOPE = /scope="([^"]*)"/;
 export function refusalOf(
   error: OidcResourceError,
   context: string | ChallengeContext,
+  scheme: 'Bearer' | 'DPoP' = 'Bearer',
 ): TransportRefusal {
-  const http = toHttpError(error, context);
+  const http = toHttpError(error, context, scheme);
   const challenge = http.headers['WWW-Authenticate'] ?? '';
   let code = CHALLENGE_ERROR.exec(challenge)?.[1];
   if (code === undefined)

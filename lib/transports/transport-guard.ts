@@ -1,4 +1,5 @@
 import type { ExecutionContext } from '@nestjs/common';
+import type { IncomingMessage } from 'node:http';
 import { OidcResourceError } from '../errors/oidc-resource.error.js';
 import type { RouteRequirements } from '../authorization/route-access.js';
 import type { AuthenticatedPrincipal } from '../interfaces/authenticated-principal.interface.js';
@@ -15,6 +16,15 @@ export interface TransportGuard {
   readonly options: ResolvedOidcResourceOptions;
   readonly clock: Clock;
   validate(token: string): Promise<AuthenticatedPrincipal>;
+  /**
+   * A DPoP request over HTTP (GraphQL queries and mutations): the proof checked, the token
+   * validated with the proof's key, then the proof's `jti` recorded.
+   */
+  validateDpop?(
+    token: string,
+    proof: string,
+    raw: IncomingMessage,
+  ): Promise<AuthenticatedPrincipal>;
   /** Scopes, roles, policies; a promise only when a policy may need one. */
   authorize(
     principal: AuthenticatedPrincipal,
