@@ -1,4 +1,4 @@
-import { hash, timingSafeEqual } from 'node:crypto';
+import { hash, timingSafeEqual, type KeyObject } from 'node:crypto';
 import {
   InvalidDpopProofError,
   UseDpopNonceError,
@@ -27,6 +27,23 @@ const MAX_JTI_LENGTH = 256;
 
 /** JWK members that only a private or symmetric key has (RFC 7518 §6.2.2, §6.3.2, §6.4). */
 const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'] as const;
+
+/** Most imported proof keys kept (public keys, about 1 KB each). */
+const MAX_KEYS = 1000;
+
+/**
+ * Proof keys already imported, by algorithm and RFC 7638 thumbprint: a client signs every proof
+ * with the same key, and importing a JWK costs about as much as verifying the signature. The
+ * thumbprint hashes exactly the members the import reads, so one thumbprint is one key. Only
+ * keys whose signature verified are kept.
+ */
+const KEYS = new Map<string, KeyObject>();
+
+function rememberKey(cacheKey: string, key: KeyObject): void {
+  if (KEYS.has(cacheKey)) return;
+  if (KEYS.size >= MAX_KEYS) KEYS.delete(KEYS.keys().next().value!);
+  KEYS.set(cacheKey, key);
+}
 
 /** What a proof is checked against. */
 export interface ProofPolicy {
@@ -140,14 +157,18 @@ export function verifyDpopProof(
     refuse('dpop_iat_outside_window', 'The DPoP proof is too old or from the future', 'iat');
   checkAth(payload.ath, request.accessToken);
 
-  let key;
-  try {
-    key = importPublicJwk(members, alg);
-  } catch {
-    refuse('key_unusable', 'The DPoP proof "jwk" is not a usable key for its "alg"');
+  const cacheKey = `${alg} ${jkt}`;
+  let key = KEYS.get(cacheKey);
+  if (key === undefined) {
+    try {
+      key = importPublicJwk(members, alg);
+    } catch {
+      refuse('key_unusable', 'The DPoP proof "jwk" is not a usable key for its "alg"');
+    }
   }
   if (!verifyJwsSignature(alg, key, jws.signingInput, jws.signature))
     refuse('signature_invalid', 'The DPoP proof signature is invalid');
+  rememberKey(cacheKey, key);
 
   // Last: a nonce is handed only to a client that proved everything else.
   const nonces = policy.nonces;
