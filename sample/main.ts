@@ -46,6 +46,8 @@ async function main(): Promise<void> {
     process.env['OIDC_INTROSPECTION_CLIENT_ID'] = devAuthorizationServer.introspectionClient.id;
     process.env['OIDC_INTROSPECTION_CLIENT_SECRET'] =
       devAuthorizationServer.introspectionClient.secret;
+    // DPoP-bound tokens too (Bearer tokens still work): the last printed command uses one.
+    process.env['OIDC_DPOP'] = 'allowed';
   }
 
   if (await startTelemetryFromEnv()) console.log('OpenTelemetry: exporting to the console.');

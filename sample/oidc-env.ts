@@ -15,6 +15,7 @@ export const OIDC_ENV_HELP: readonly (readonly [name: string, meaning: string])[
   ['OIDC_REQUIRE_JWT_ACCESS_TOKEN_TYPE', 'true (RFC 9068 at+jwt only) or false (plain JWT too)'],
   ['OIDC_TOKEN_FORMAT', 'auto, jwt or opaque'],
   ['OIDC_ALGORITHMS', 'allowed JWS algorithms, comma-separated (e.g. RS256,ES256)'],
+  ['OIDC_DPOP', 'allowed or required: accept DPoP-bound tokens (unset: off)'],
 ];
 
 /** A sample variable that is missing or malformed. */
@@ -90,6 +91,13 @@ export function oidcOptionsFromEnv(
 
   const algorithms = value('OIDC_ALGORITHMS');
   if (algorithms !== undefined) options.algorithms = list('OIDC_ALGORITHMS', algorithms);
+
+  const dpop = value('OIDC_DPOP')?.toLowerCase();
+  if (dpop !== undefined) {
+    if (dpop !== 'allowed' && dpop !== 'required')
+      throw new SampleEnvironmentError(`OIDC_DPOP must be allowed or required, not "${dpop}"`);
+    options.dpop = { mode: dpop };
+  }
 
   return options;
 }

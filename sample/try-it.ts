@@ -89,6 +89,11 @@ export function devTryItCommands(api: string, as: DevAuthorizationServer): strin
     '#    GraphQL error with extensions.code and extensions.oauth, and the same challenge header.',
     `${curlApi('-s')} ${bearer('TOKEN')} ${json} -d '{"query":"{ notes { id text author } }"}' ${api}/graphql`,
     `${curlApi('-si')} ${bearer('READ_TOKEN')} ${json} -d '{"query":"mutation { addNote(text: \\"Not allowed\\") { id } }"}' ${api}/graphql`,
+    '',
+    '# 10. DPoP (RFC 9449): a token bound to a key the client holds, useless to whoever steals it.',
+    '#     curl cannot sign the per-request proofs, so a small script plays the client: it gets',
+    '#     a bound token, calls the API with a proof (200), then replays that proof (401).',
+    `node dist-sample/sample/dpop-call.js ${api}/notes ${as.tokenEndpoint} ${as.jwtClient.id} ${as.jwtClient.secret} ${as.audience} notes:read`,
   ].join('\n');
 }
 

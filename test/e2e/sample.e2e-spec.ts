@@ -202,6 +202,18 @@ async function runPrintedCommands(): Promise<void> {
       vars[name] = extracted.stdout.trim();
       continue;
     }
+    if (line.startsWith('node dist-sample/')) {
+      // The DPoP client script (curl cannot sign proofs): run as printed, from the repository.
+      const [, ...args] = shellWords(line);
+      const run = spawnSync(process.execPath, args, { cwd: ROOT, encoding: 'utf8' });
+      results.push({
+        command: line,
+        status: run.status ?? -1,
+        headers: new Headers(),
+        body: run.stdout,
+      });
+      continue;
+    }
     if (!line.startsWith('curl ')) throw new Error(`unexpected printed command: ${line}`);
     results.push(await curl(line));
   }
@@ -268,7 +280,10 @@ describe('the sample (npm start)', () => {
 
     const noToken = find((c) => c.endsWith('/notes') && !c.includes('Authorization'));
     expect(noToken.status).toBe(401);
-    expect(noToken.headers.get('www-authenticate')).toMatch(/^Bearer realm="[^"]+"$/);
+    // DPoP is allowed with the dev authorization server: both schemes are offered.
+    expect(noToken.headers.get('www-authenticate')).toMatch(
+      /^Bearer realm="([^"]+)", DPoP realm="\1", algs="ES256 EdDSA PS256 RS256"$/,
+    );
 
     // A JWT access token (RFC 9068), verified locally.
     const [header] = vars['TOKEN']!.split('.');
@@ -346,6 +361,15 @@ describe('the sample (npm start)', () => {
     });
     expect(graphqlRefused.headers.get('www-authenticate')).toContain(
       'error="insufficient_scope", error_description="The access token lacks a required scope", scope="notes:write"',
+    );
+
+    // DPoP: the script got a bound token, its call was answered 200 and its replay 401.
+    const dpop = find((c) => c.startsWith('node dist-sample/sample/dpop-call.js '));
+    expect(dpop.status).toBe(0);
+    expect(dpop.body).toContain('token_type DPoP');
+    expect(dpop.body).toMatch(/with a DPoP proof: 200 /);
+    expect(dpop.body).toMatch(
+      /the same proof again: 401 DPoP realm="[^"]+", error="invalid_dpop_proof"/,
     );
 
     // What the comments promise about calls to the authorization server: the JWKS

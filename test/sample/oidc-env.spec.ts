@@ -77,4 +77,12 @@ describe('sample OIDC_* variables', () => {
     expect(algorithms('HS256')).toEqual(['HS256']); // refused at start by the library, by name
     expect(() => algorithms(',')).toThrow('OIDC_ALGORITHMS lists nothing: ","');
   });
+
+  it('reads OIDC_DPOP as allowed or required', () => {
+    const dpop = (value: string) => read({ ...BASE, OIDC_DPOP: value }).dpop;
+    expect(dpop('allowed')).toEqual({ mode: 'allowed' });
+    expect(dpop('REQUIRED')).toEqual({ mode: 'required' });
+    expect(read(BASE).dpop).toBeUndefined();
+    expect(() => dpop('yes')).toThrow('OIDC_DPOP must be allowed or required, not "yes"');
+  });
 });
