@@ -64,7 +64,8 @@ export class UserInfoService {
    *   another `sub`; `userinfo_failed` (502) when it answers another 4xx (400, 404…), or a
    *   signed answer for a token that names no client (its `aud` cannot be checked);
    *   `issuer_unavailable` (503) when it is down, answers 5xx, or answers junk;
-   *   `userinfo_not_permitted` too when the token has no `sub` (UserInfo needs a user-bound token).
+   *   `userinfo_not_permitted` too when the token has no `sub` (UserInfo needs a user-bound token),
+   *   and for a sender-constrained token (`cnf`), which is never sent on as a bearer token.
    */
   async getUserInfo(
     principalOrToken: AuthenticatedPrincipal | string,
@@ -96,6 +97,13 @@ export class UserInfoService {
       // Not a malformed request: the token is fine for this API but is not a user's token.
       throw new UserInfoNotPermittedError(
         'UserInfo needs a user-bound access token (this token has no "sub")',
+      );
+    }
+    if (principal.claims.cnf !== undefined) {
+      // A bound token would go out as a bearer token, which RFC 9449 §7.2 forbids: this API
+      // cannot prove possession of the client's key (or certificate) to the provider.
+      throw new UserInfoNotPermittedError(
+        'UserInfo cannot be called with a sender-constrained (DPoP or certificate-bound) token',
       );
     }
     const key = TokenCacheService.keyFor('userinfo', token);

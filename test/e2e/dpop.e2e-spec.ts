@@ -290,6 +290,21 @@ describe.each(ADAPTERS)('%s', (adapter) => {
     );
   });
 
+  it('84: a bound token never reaches UserInfo as a bearer token: 403, and no /me call', async () => {
+    const user = await as.mintAccessToken({
+      format: 'opaque',
+      resource: null,
+      scope: 'openid',
+      jkt: alice.jkt,
+    });
+    const me = `${url}/api/me`;
+    as.resetHits();
+    const res = await get(me, dpopHeaders(user, await alice.proof('GET', me, user)));
+    expect(res.status).toBe(403);
+    expect(as.hits.get('POST /token/introspection')).toBe(1); // the token itself was accepted
+    expect(as.hits.get('/me')).toBe(0);
+  });
+
   it('scopes still apply to DPoP requests: 403 on /api/write', async () => {
     const write = `${url}/api/write`;
     const res = await get(write, dpopHeaders(jwt, await alice.proof('GET', write, jwt)));
