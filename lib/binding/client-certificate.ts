@@ -1,6 +1,7 @@
 import { createHash, X509Certificate } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { TLSSocket } from 'node:tls';
+import type { ResolvedMtlsOptions } from '../options/sender-constraint-options.js';
 
 /** base64url SHA-256 of a certificate's DER: the `x5t#S256` of RFC 8705 §3.1. */
 function thumbprint(der: Buffer): string {
@@ -37,4 +38,15 @@ export function clientCertificateThumbprint(
   const peer = socket.getPeerCertificate();
   // An empty object when the client sent no certificate.
   return peer && Buffer.isBuffer(peer.raw) ? thumbprint(peer.raw) : undefined;
+}
+
+/**
+ * A request's certificate thumbprint, read lazily (only a certificate-bound token asks), or
+ * `undefined` when `mtls` is off.
+ */
+export function certificateReader(
+  raw: IncomingMessage,
+  mtls: ResolvedMtlsOptions | undefined,
+): (() => string | undefined) | undefined {
+  return mtls ? () => clientCertificateThumbprint(raw, mtls.certificateHeader) : undefined;
 }

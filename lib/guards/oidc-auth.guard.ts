@@ -23,7 +23,7 @@ import {
   OidcResourceError,
   TokenMissingError,
 } from '../errors/oidc-resource.error.js';
-import { clientCertificateThumbprint } from '../binding/client-certificate.js';
+import { certificateReader } from '../binding/client-certificate.js';
 import { DpopProofService, type VerifiedProof } from '../dpop/dpop-proof.service.js';
 import { BEARER_PRESENTATION, type TokenPresentation } from '../token/presentation.js';
 import { toHttpError } from '../errors/www-authenticate.js';
@@ -188,10 +188,7 @@ export class OidcAuthGuard extends AuthGuard(OIDC_BEARER_STRATEGY) implements Ca
     raw: IncomingMessage,
     context: ExecutionContext,
   ): Promise<TokenPresentation> {
-    const mtls = this.moduleOptions.mtls;
-    const certificateThumbprint = mtls
-      ? () => clientCertificateThumbprint(raw, mtls.certificateHeader)
-      : undefined;
+    const certificateThumbprint = certificateReader(raw, this.moduleOptions.mtls);
     if (extraction.scheme !== 'DPoP') return { scheme: 'Bearer', certificateThumbprint };
     const proofJkt = await this.verifyDpopProof(extraction, raw, context);
     return { scheme: 'DPoP', proofJkt, certificateThumbprint };
@@ -284,9 +281,13 @@ export class OidcAuthGuard extends AuthGuard(OIDC_BEARER_STRATEGY) implements Ca
     return (this.transport ??= {
       options: this.moduleOptions,
       clock: this.clock ?? systemClock,
-      validate: (token) => this.tokens.validate(token),
-      validateDpop: (token, proof, raw) =>
-        this.dpopProofs!.authenticate(raw, proof, token, (p) => this.tokens.validate(token, p)),
+      validate: (token, presentation) => this.tokens.validate(token, presentation),
+      validateDpop: (token, proof, raw) => {
+        const certificateThumbprint = certificateReader(raw, this.moduleOptions.mtls);
+        return this.dpopProofs!.authenticate(raw, proof, token, (p) =>
+          this.tokens.validate(token, certificateThumbprint ? { ...p, certificateThumbprint } : p),
+        );
+      },
       authorize: (principal, route, context) => this.authorize(principal, route, context),
     });
   }

@@ -6,6 +6,7 @@ import {
   TokenMissingError,
 } from '../errors/oidc-resource.error.js';
 import { extractToken, type TokenExtraction } from '../guards/extract-token.js';
+import { certificateReader } from '../binding/client-certificate.js';
 import { setResponseHeader } from '../guards/response-header.js';
 import type { RouteRequirements } from '../authorization/route-access.js';
 import type { AuthenticatedPrincipal } from '../interfaces/authenticated-principal.interface.js';
@@ -160,7 +161,13 @@ function validateOperation(
   token: string,
 ): Promise<AuthenticatedPrincipal> {
   const { proof, scheme } = source.extraction;
-  if (scheme !== 'DPoP') return guard.validate(token);
+  if (scheme !== 'DPoP') {
+    // A certificate-bound token is checked against the request's client certificate (mtls).
+    const certificateThumbprint = source.raw && certificateReader(source.raw, guard.options.mtls);
+    return certificateThumbprint
+      ? guard.validate(token, { scheme: 'Bearer', certificateThumbprint })
+      : guard.validate(token);
+  }
   if (!guard.validateDpop || proof === undefined || !source.raw)
     return Promise.reject(new InvalidDpopProofError('The DPoP proof cannot be checked here'));
   return guard.validateDpop(token, proof, source.raw);

@@ -3,6 +3,7 @@ import type { IncomingMessage } from 'node:http';
 import { OidcResourceError } from '../errors/oidc-resource.error.js';
 import type { RouteRequirements } from '../authorization/route-access.js';
 import type { AuthenticatedPrincipal } from '../interfaces/authenticated-principal.interface.js';
+import type { TokenPresentation } from '../token/presentation.js';
 import { DEFAULTS } from '../oidc-resource.constants.js';
 import { answerLogFor } from '../utils/failure-log.js';
 import type { Clock } from '../utils/clock.js';
@@ -15,7 +16,8 @@ import type { ResolvedOidcResourceOptions } from '../utils/resolve-options.js';
 export interface TransportGuard {
   readonly options: ResolvedOidcResourceOptions;
   readonly clock: Clock;
-  validate(token: string): Promise<AuthenticatedPrincipal>;
+  /** `presentation`: how an HTTP request sent the token (its client certificate); default Bearer. */
+  validate(token: string, presentation?: TokenPresentation): Promise<AuthenticatedPrincipal>;
   /**
    * A DPoP request over HTTP (GraphQL queries and mutations): the proof checked, the token
    * validated with the proof's key, then the proof's `jti` recorded.

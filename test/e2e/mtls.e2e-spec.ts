@@ -17,6 +17,7 @@ import {
 import { selfSignedCertificate, type CertificateAndKey } from '../fixtures/certificates.js';
 import { forgeAccessToken } from '../fixtures/tokens.js';
 import { ADAPTERS, startTestApp, testAppModule } from '../fixtures/test-app.js';
+import { graphql, startGraphQLApp, type GraphQLDriverName } from '../fixtures/graphql-app.js';
 import { OidcResourceModule, type OidcResourceModuleOptions } from '../../lib/index.js';
 
 interface Answer {
@@ -215,3 +216,53 @@ describe.each(ADAPTERS)('certificate from a trusted proxy header (%s)', (adapter
     expect(res.headers.get('www-authenticate')).toMatch(INVALID_TOKEN);
   });
 });
+
+describe.each(['apollo', 'mercurius'] as GraphQLDriverName[])(
+  'certificate-bound tokens over GraphQL (%s)',
+  (driver) => {
+    let as: AuthorizationServer;
+    let app: INestApplication;
+    let url: string;
+    let token: string;
+
+    beforeAll(async () => {
+      as = await startAuthorizationServer();
+      ({ app, url } = await startGraphQLApp(
+        driver,
+        OidcResourceModule.forRoot({
+          issuer: as.issuer,
+          audience: API,
+          realm: 'api',
+          mtls: { certificateHeader: 'x-client-cert' },
+        }),
+      ));
+      token = await as.mintAccessToken({ scope: 'api:read', x5t: clientA.cert });
+    });
+
+    afterAll(async () => {
+      await app?.close();
+      await as?.close();
+    });
+
+    it('accepts the bound token with its certificate, refuses it with another or none', async () => {
+      const headers = (cert: CertificateAndKey) => ({
+        'x-client-cert': encodeURIComponent(cert.cert),
+      });
+      let res = await graphql(url, '{ notes }', { token, headers: headers(clientA) });
+      expect(res.body).toEqual({ data: { notes: ['first note'] } });
+      for (const init of [{ token, headers: headers(clientB) }, { token }]) {
+        res = await graphql(url, '{ notes }', init);
+        expect(res.body.errors![0]!.extensions).toMatchObject({
+          code: 'UNAUTHENTICATED',
+          oauth: { error: 'invalid_token' },
+        });
+        expect(res.headers.get('www-authenticate')).toMatch(INVALID_TOKEN);
+      }
+      // A public query: the principal only with the certificate.
+      res = await graphql(url, '{ hello }', { token, headers: headers(clientA) });
+      expect(res.body).toEqual({ data: { hello: 'alice' } });
+      res = await graphql(url, '{ hello }', { token });
+      expect(res.body).toEqual({ data: { hello: 'anonymous' } });
+    });
+  },
+);
