@@ -10,6 +10,7 @@ export {
   ROLES_METADATA_KEY,
   ANY_ROLE_METADATA_KEY,
   POLICIES_METADATA_KEY,
+  STEP_UP_METADATA_KEY,
 } from './oidc-resource.constants.js';
 export {
   AnyRole,
@@ -19,6 +20,8 @@ export {
   Public,
   Roles,
   Scopes,
+  StepUp,
+  type StepUpRequirement,
 } from './decorators/index.js';
 export {
   claimEquals,
@@ -99,6 +102,7 @@ export type {
   MtlsOptions,
   OidcResourceModuleOptions,
   OidcResourceOptionsFactory,
+  ResourceMetadataOptions,
   RpcOptions,
   SharedCacheStore,
   TelemetryOptions,

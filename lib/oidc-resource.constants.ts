@@ -38,6 +38,7 @@ export const ANY_SCOPE_METADATA_KEY = 'oidc-resource:any-scope';
 export const ROLES_METADATA_KEY = 'oidc-resource:roles';
 export const ANY_ROLE_METADATA_KEY = 'oidc-resource:any-role';
 export const POLICIES_METADATA_KEY = 'oidc-resource:policies';
+export const STEP_UP_METADATA_KEY = 'oidc-resource:step-up';
 
 export const DEFAULT_ALGORITHMS = Object.freeze(['RS256', 'PS256', 'ES256', 'EdDSA'] as const);
 

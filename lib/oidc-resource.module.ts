@@ -26,6 +26,7 @@ import { IssuerRegistry } from './issuers/issuer-registry.js';
 import { JwtVerifier } from './jwt/jwt-verifier.js';
 import { OidcHealthIndicator } from './health/oidc-health.indicator.js';
 import { TelemetryActivation } from './observability/telemetry-activation.js';
+import { ResourceMetadataRoute } from './metadata/resource-metadata.route.js';
 import { IssuerMetadataService } from './services/issuer-metadata.service.js';
 import { TokenCacheService } from './services/token-cache.service.js';
 import { TokenValidationService } from './services/token-validation.service.js';
@@ -63,7 +64,8 @@ const resolvedOptionsProvider: Provider = {
  * })
  */
 @Module({
-  // DiscoveryModule: PolicyRegistrationCheck looks for @Authorize() policy classes at start.
+  // DiscoveryModule: PolicyRegistrationCheck looks for @Authorize() policy classes at start, and
+  // ResourceMetadataRoute for the scopes the app names.
   imports: [DiscoveryModule],
   providers: [
     { provide: OIDC_RESOURCE_CLOCK, useValue: systemClock },
@@ -90,6 +92,8 @@ const resolvedOptionsProvider: Provider = {
     // needs nothing from terminus itself, so it is always there).
     TelemetryActivation,
     OidcHealthIndicator,
+    // RFC 9728: the well-known document, when `resourceMetadata` is set.
+    ResourceMetadataRoute,
   ],
   exports: [
     OIDC_RESOURCE_RESOLVED_OPTIONS,

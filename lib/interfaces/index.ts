@@ -11,6 +11,7 @@ export type {
   MtlsOptions,
   OidcResourceModuleOptions,
   OidcResourceOptionsFactory,
+  ResourceMetadataOptions,
   RpcOptions,
   SharedCacheStore,
   TelemetryOptions,

@@ -6,6 +6,7 @@ import type {
   IssuerSettingsOptions,
 } from './issuer-options.interface.js';
 import type { DpopOptions, MtlsOptions } from './sender-constraint-options.interface.js';
+import type { ResourceMetadataOptions } from './resource-metadata-options.interface.js';
 
 export type {
   IssuerOptions,
@@ -13,6 +14,7 @@ export type {
   IssuerSettingsOptions,
 } from './issuer-options.interface.js';
 export type { DpopOptions, MtlsOptions } from './sender-constraint-options.interface.js';
+export type { ResourceMetadataOptions } from './resource-metadata-options.interface.js';
 
 /** A JSON Web Key (RFC 7517) as a plain object. */
 export interface JsonWebKeyObject {
@@ -220,6 +222,15 @@ export interface OidcResourceModuleOptions extends Partial<IssuerSettingsOptions
    * Without it, a certificate-bound token is refused. @see RFC 8705 §3
    */
   mtls?: MtlsOptions;
+  /**
+   * Publish RFC 9728 protected resource metadata at
+   * `/.well-known/oauth-protected-resource[/<path of resource>]` (public, not moved by
+   * `setGlobalPrefix`), and name it in every 401 challenge as `resource_metadata="…"`, so that
+   * clients (MCP clients among them) discover the authorization server and the scopes.
+   * @default undefined (no document)
+   * @see RFC 9728
+   */
+  resourceMetadata?: ResourceMetadataOptions;
 }
 
 /** OpenTelemetry settings. Metrics and spans need `@opentelemetry/api` and a registered SDK. */

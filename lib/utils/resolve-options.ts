@@ -21,6 +21,10 @@ import {
   type ResolvedMtlsOptions,
 } from '../options/sender-constraint-options.js';
 import type { ChallengeContext } from '../errors/www-authenticate.js';
+import {
+  resolveResourceMetadata,
+  type ResolvedResourceMetadata,
+} from '../options/resource-metadata-options.js';
 
 export { checkUrl } from '../options/option-checks.js';
 export type { ResolvedIssuerOptions } from '../options/issuer-options.js';
@@ -64,6 +68,8 @@ export interface ResolvedOidcResourceOptions {
   mtls?: ResolvedMtlsOptions;
   /** What every `WWW-Authenticate` challenge carries besides the error. */
   challenge: ChallengeContext;
+  /** Absent: no RFC 9728 document, no `resource_metadata` in challenges. */
+  resourceMetadata?: ResolvedResourceMetadata;
 }
 
 /** Options that are never per issuer. */
@@ -82,6 +88,7 @@ const GLOBAL_KEYS = [
   'telemetry',
   'dpop',
   'mtls',
+  'resourceMetadata',
 ];
 const KNOWN_KEYS = new Set<string>([...ISSUER_KEYS, ...GLOBAL_KEYS]);
 
@@ -155,8 +162,16 @@ export function resolveOptions(options: OidcResourceModuleOptions): ResolvedOidc
   }
 
   const dpop = resolveDpop(options.dpop, unsafe);
+  const resourceMetadata = resolveResourceMetadata(
+    options.resourceMetadata,
+    issuers,
+    options.resolveIssuer !== undefined,
+    unsafe,
+  );
   const challenge: ChallengeContext = Object.freeze({
     realm,
+    // RFC 9728 §5.1: every 401 names the metadata document.
+    ...(resourceMetadata ? { resourceMetadata: resourceMetadata.url } : {}),
     ...(dpop
       ? { dpop: { algs: dpop.algorithms.join(' '), required: dpop.mode === 'required' } }
       : {}),
@@ -191,6 +206,7 @@ export function resolveOptions(options: OidcResourceModuleOptions): ResolvedOidc
     ...(dpop ? { dpop } : {}),
     ...(mtls ? { mtls } : {}),
     challenge,
+    ...(resourceMetadata ? { resourceMetadata } : {}),
   });
 }
 

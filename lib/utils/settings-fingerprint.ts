@@ -42,6 +42,7 @@ export const FINGERPRINT_OPTIONS: Table<Resolved> = {
   dpop: { excluded: 'proofs and bindings are checked per request, never cached' },
   mtls: { excluded: 'certificate bindings are checked per request, never cached' },
   challenge: { excluded: 'only the text of a challenge' },
+  resourceMetadata: { excluded: 'a published document and a challenge parameter, not a verdict' },
 };
 
 /** One issuer's settings, in or out. */
