@@ -8,6 +8,7 @@ import {
 import { AccessDeniedError, OidcResourceError } from '../errors/oidc-resource.error.js';
 import type { AuthenticatedPrincipal } from '../interfaces/authenticated-principal.interface.js';
 import { isPolicyClass, type OidcPolicy, type Policy } from './policies.js';
+import type { StepUpRequirement } from '../decorators/step-up.decorator.js';
 
 /** A route's `@Roles()`, `@AnyRole()` and `@Authorize()`, each handler-over-controller. */
 export interface RouteAccess {
@@ -26,6 +27,8 @@ export interface RouteRequirements {
   anyScope?: readonly string[];
   /** `@Roles()`, `@AnyRole()`, `@Authorize()`; absent on most routes, which then skip that work. */
   access?: RouteAccess;
+  /** `@StepUp()`; absent on most routes, which then skip that work. */
+  stepUp?: StepUpRequirement;
 }
 
 /** Reads a route's role and policy metadata; `undefined` when it has none (the usual case). */

@@ -17,6 +17,7 @@ import {
   PUBLIC_METADATA_KEY,
   SCOPES_METADATA_KEY,
   TOKEN_PRESENTATION,
+  STEP_UP_METADATA_KEY,
 } from '../oidc-resource.constants.js';
 import {
   InsufficientScopeError,
@@ -42,6 +43,7 @@ import {
   type RouteRequirements,
 } from '../authorization/route-access.js';
 import type { Policy } from '../authorization/policies.js';
+import type { StepUpRequirement } from '../decorators/step-up.decorator.js';
 import { authorizeTransport, type TransportGuard } from '../transports/index.js';
 import { systemClock, type Clock } from '../utils/clock.js';
 
@@ -237,7 +239,7 @@ export class OidcAuthGuard extends AuthGuard(OIDC_BEARER_STRATEGY) implements Ca
     return user as TUser;
   }
 
-  /** The route's `@Public()`, `@Scopes()` and `@AnyScope()`, handler first, memoised. */
+  /** The route's `@Public()`, `@Scopes()`, `@AnyScope()`, … `@StepUp()`, handler first, memoised. */
   protected getRequirements(context: ExecutionContext): RouteRequirements {
     const handler = context.getHandler();
     const controller = context.getClass();
@@ -255,6 +257,10 @@ export class OidcAuthGuard extends AuthGuard(OIDC_BEARER_STRATEGY) implements Ca
         targets,
       ),
       access: readRouteAccess(this.reflector, targets),
+      stepUp: this.reflector.getAllAndOverride<StepUpRequirement | undefined>(
+        STEP_UP_METADATA_KEY,
+        targets,
+      ),
     };
     if (!byClass) this.requirements.set(handler, (byClass = new WeakMap()));
     byClass.set(controller, found);

@@ -262,7 +262,7 @@ describe.each(ADAPTERS)('RFC 9728 protected resource metadata (%s)', (adapter) =
 
     it('S#73: with resolveIssuer only, the given authorization servers are published', async () => {
       started = await start(adapter, (port) => ({
-        resolveIssuer: (iss) => (iss === as.issuer ? {} : undefined),
+        resolveIssuer: (iss) => (iss === as.issuer ? { issuer: iss } : undefined),
         audience: `http://127.0.0.1:${port}/`,
         resourceMetadata: {
           resource: `http://127.0.0.1:${port}/`,
