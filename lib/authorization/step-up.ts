@@ -1,4 +1,9 @@
 import type { StepUpRequirement } from '../decorators/step-up.decorator.js';
+import {
+  InsufficientScopeError,
+  InsufficientUserAuthenticationError,
+} from '../errors/oidc-resource.error.js';
+import type { AuthenticatedPrincipal } from '../interfaces/authenticated-principal.interface.js';
 
 /** What a token lacks for a `@StepUp()` route: the parameters its challenge must carry. */
 export interface StepUpShortfall {
@@ -56,4 +61,32 @@ export function stepUpShortfall(
     ...(maxAge !== undefined ? { maxAge } : {}),
     message: `A stronger or more recent authentication is required: ${problems.join('; ')}`,
   };
+}
+
+/**
+ * Throws {@link InsufficientUserAuthenticationError} when the principal's token does not meet the
+ * route's `@StepUp()`. `scopeCheck` is the route's scope check: when the scopes are lacking too,
+ * the same challenge names them (RFC 9470 §3), so one new authorization fixes both.
+ */
+export function checkStepUp(
+  principal: AuthenticatedPrincipal,
+  requirement: StepUpRequirement,
+  now: number,
+  toleranceSeconds: number,
+  scopeCheck: () => void,
+): void {
+  const shortfall = stepUpShortfall(principal.claims, requirement, now, toleranceSeconds);
+  if (!shortfall) return;
+  let scopes: readonly string[] | undefined;
+  try {
+    scopeCheck();
+  } catch (error) {
+    // Anything else a (subclassed) scope check throws is left for after the step-up.
+    if (error instanceof InsufficientScopeError) scopes = error.requiredScopes;
+  }
+  const { message, ...challenge } = shortfall;
+  throw new InsufficientUserAuthenticationError(
+    message,
+    scopes ? { ...challenge, scopes } : challenge,
+  );
 }

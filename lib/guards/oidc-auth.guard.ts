@@ -45,6 +45,8 @@ import {
 import type { Policy } from '../authorization/policies.js';
 import type { StepUpRequirement } from '../decorators/step-up.decorator.js';
 import { authorizeTransport, type TransportGuard } from '../transports/index.js';
+import { clockToleranceOf } from '../transports/transport-guard.js';
+import { checkStepUp } from '../authorization/step-up.js';
 import { systemClock, type Clock } from '../utils/clock.js';
 
 interface GuardRequest {
@@ -84,7 +86,7 @@ interface PassportView {
  * GraphQL, WebSocket gateways and (with `rpc.token`; otherwise they pass through) microservice
  * messages share these steps; an adapter per transport reads the token and answers refusals.
  *
- * Subclass it to change behaviour; `getRequirements()`, `authorize()`, `checkScopes()`,
+ * Subclass it to change behaviour; `getRequirements()`, `authorize()`, `checkStepUp()`, `checkScopes()`,
  * `checkRoles()` and `checkPolicies()` are the hooks.
  */
 @Injectable()
@@ -268,14 +270,17 @@ export class OidcAuthGuard extends AuthGuard(OIDC_BEARER_STRATEGY) implements Ca
   }
 
   /**
-   * The steps after authentication, on every transport: scopes, roles, then policies. Returns a
-   * promise only when the route has policies, so that other routes stay synchronous.
+   * The steps after authentication, on every transport: step-up, scopes, roles, then policies.
+   * Returns a promise only when the route has policies, so that other routes stay synchronous.
+   * Step-up goes first: its 401 sends the user back to the authorization server, and naming the
+   * lacking scopes in the same challenge lets one new token fix both (a 403 first would take two).
    */
   protected authorize(
     principal: AuthenticatedPrincipal,
     route: RouteRequirements,
     context: ExecutionContext,
   ): void | Promise<void> {
+    if (route.stepUp) this.checkStepUp(principal, route, route.stepUp);
     this.checkScopes(principal, route);
     if (!route.access) return;
     this.checkRoles(principal, route.access);
@@ -296,6 +301,21 @@ export class OidcAuthGuard extends AuthGuard(OIDC_BEARER_STRATEGY) implements Ca
       },
       authorize: (principal, route, context) => this.authorize(principal, route, context),
     });
+  }
+
+  /**
+   * Throws `InsufficientUserAuthenticationError` (401 `insufficient_user_authentication`) unless
+   * the token's `acr` and `auth_time` meet the route's `@StepUp()`; the vouching issuer's
+   * `clockTolerance` applies to `auth_time` as to the token's other times.
+   */
+  protected checkStepUp(
+    principal: AuthenticatedPrincipal,
+    route: RouteRequirements,
+    requirement: StepUpRequirement,
+  ): void {
+    const now = (this.clock ?? systemClock)();
+    const tolerance = clockToleranceOf(this.moduleOptions, principal.issuer);
+    checkStepUp(principal, requirement, now, tolerance, () => this.checkScopes(principal, route));
   }
 
   /** Throws {@link InsufficientScopeError} unless the principal has the route's scopes. */

@@ -28,6 +28,13 @@ export function resourceMetadataDocument(
   if (scopes.length > 0) document.scopes_supported = [...scopes];
   // A form-body token is never read, so "body" is never listed.
   document.bearer_methods_supported = options.allowQueryToken ? ['header', 'query'] : ['header'];
+  if (options.dpop) {
+    // The same list as the `algs` of DPoP challenges.
+    document.dpop_signing_alg_values_supported = [...options.dpop.algorithms];
+    // Its default is false: only `true` is worth sending.
+    if (options.dpop.mode === 'required') document.dpop_bound_access_tokens_required = true;
+  }
+  if (options.mtls) document.tls_client_certificate_bound_access_tokens = true;
   return Object.assign(document, metadata.members);
 }
 

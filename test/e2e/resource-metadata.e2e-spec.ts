@@ -275,6 +275,51 @@ describe.each(ADAPTERS)('RFC 9728 protected resource metadata (%s)', (adapter) =
       expect(body.authorization_servers).toEqual([as.issuer]);
     });
 
+    it('S#76, S#78: DPoP allowed and mTLS: their members, and both 401 challenges name the document', async () => {
+      started = await start(adapter, (port) => ({
+        issuer: as.issuer,
+        audience: `http://127.0.0.1:${port}/`,
+        realm: 'api',
+        dpop: { algorithms: ['ES256', 'EdDSA'] },
+        mtls: {},
+        resourceMetadata: { resource: `http://127.0.0.1:${port}/` },
+      }));
+      const wellKnown = `${started.url}/.well-known/oauth-protected-resource`;
+      const body = (await (await fetch(wellKnown)).json()) as Record<string, unknown>;
+      expect(body.dpop_signing_alg_values_supported).toEqual(['ES256', 'EdDSA']);
+      expect(body).not.toHaveProperty('dpop_bound_access_tokens_required');
+      expect(body.tls_client_certificate_bound_access_tokens).toBe(true);
+      const res = await fetch(`${started.url}/api/read`);
+      expect(res.status).toBe(401);
+      const header = res.headers.get('www-authenticate')!;
+      const param = `resource_metadata="${wellKnown}"`;
+      expect(header).toMatch(/^Bearer realm="api", resource_metadata="[^"]+", DPoP realm="api"/);
+      expect(header.split(param)).toHaveLength(3); // once in each challenge
+      // An invalid token sent with the DPoP scheme and no proof: a DPoP challenge, named too.
+      const dpop = await fetch(`${started.url}/api/read`, {
+        headers: { authorization: 'DPoP abc' },
+      });
+      expect(dpop.status).toBe(401);
+      const dpopHeader = dpop.headers.get('www-authenticate')!;
+      expect(dpopHeader).toMatch(/^DPoP realm="api", error="invalid_dpop_proof"/);
+      expect(dpopHeader).toContain(param);
+    });
+
+    it('S#76: DPoP required: dpop_bound_access_tokens_required is true', async () => {
+      started = await start(adapter, (port) => ({
+        issuer: as.issuer,
+        audience: `http://127.0.0.1:${port}/`,
+        dpop: { mode: 'required' },
+        resourceMetadata: { resource: `http://127.0.0.1:${port}/` },
+      }));
+      const body = (await (
+        await fetch(`${started.url}/.well-known/oauth-protected-resource`)
+      ).json()) as Record<string, unknown>;
+      expect(body.dpop_bound_access_tokens_required).toBe(true);
+      expect(body.dpop_signing_alg_values_supported).toEqual(['ES256', 'EdDSA', 'PS256', 'RS256']);
+      expect(body).not.toHaveProperty('tls_client_certificate_bound_access_tokens');
+    });
+
     it('without resourceMetadata: no document and no resource_metadata in challenges', async () => {
       started = await start(adapter, (port) => ({
         issuer: as.issuer,
