@@ -20,6 +20,10 @@ export interface OAuthErrorDetails {
   error_description: string;
   /** The scopes the handler requires, space-separated, when a scope was missing. */
   scope?: string;
+  /** `insufficient_user_authentication` (RFC 9470 §3): the acceptable `acr` values, space-separated. */
+  acr_values?: string;
+  /** `insufficient_user_authentication` (RFC 9470 §3): the most seconds since the user's login. */
+  max_age?: number;
 }
 
 /** An {@link OidcResourceError} as a transport answers it: status, challenge and details. */
@@ -30,6 +34,8 @@ export interface TransportRefusal {
 
 const CHALLENGE_ERROR = /error="([^"]*)"/;
 const CHALLENGE_SCOPE = /scope="([^"]*)"/;
+const CHALLENGE_ACR_VALUES = /acr_values="([^"]*)"/;
+const CHALLENGE_MAX_AGE = /max_age="(\d+)"/;
 
 /** Same status, challenge and wording as the HTTP answer; derived from it, never apart. */
 export function refusalOf(
@@ -50,6 +56,10 @@ export function refusalOf(
   const oauth: OAuthErrorDetails = { error: code, error_description: http.body.message };
   const scope = CHALLENGE_SCOPE.exec(challenge)?.[1];
   if (scope) oauth.scope = scope;
+  const acrValues = CHALLENGE_ACR_VALUES.exec(challenge)?.[1];
+  if (acrValues) oauth.acr_values = acrValues;
+  const maxAge = CHALLENGE_MAX_AGE.exec(challenge)?.[1];
+  if (maxAge !== undefined) oauth.max_age = Number(maxAge);
   return { http, oauth };
 }
 
