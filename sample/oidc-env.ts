@@ -16,6 +16,8 @@ export const OIDC_ENV_HELP: readonly (readonly [name: string, meaning: string])[
   ['OIDC_TOKEN_FORMAT', 'auto, jwt or opaque'],
   ['OIDC_ALGORITHMS', 'allowed JWS algorithms, comma-separated (e.g. RS256,ES256)'],
   ['OIDC_DPOP', 'allowed or required: accept DPoP-bound tokens (unset: off)'],
+
+  ['OIDC_RESOURCE', "this API's public URL: serves RFC 9728 metadata (unset: none)"],
 ];
 
 /** A sample variable that is missing or malformed. */
@@ -98,6 +100,10 @@ export function oidcOptionsFromEnv(
       throw new SampleEnvironmentError(`OIDC_DPOP must be allowed or required, not "${dpop}"`);
     options.dpop = { mode: dpop };
   }
+
+  // The library checks the URL (https, or http on loopback) and names the option.
+  const resource = value('OIDC_RESOURCE');
+  if (resource !== undefined) options.resourceMetadata = { resource };
 
   return options;
 }

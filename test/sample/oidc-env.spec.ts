@@ -12,6 +12,13 @@ describe('sample OIDC_* variables', () => {
     expect(read(BASE)).toEqual({ issuer: 'https://idp.example.com', audience: 'notes-api' });
   });
 
+  it('publishes RFC 9728 metadata for OIDC_RESOURCE', () => {
+    expect(read({ ...BASE, OIDC_RESOURCE: ' https://api.example.com ' }).resourceMetadata).toEqual({
+      resource: 'https://api.example.com',
+    });
+    expect(read({ ...BASE, OIDC_RESOURCE: '' })).not.toHaveProperty('resourceMetadata');
+  });
+
   it('reads several audiences, comma-separated', () => {
     expect(read({ ...BASE, OIDC_AUDIENCE: 'api-id, api://api-id' }).audience).toEqual([
       'api-id',
