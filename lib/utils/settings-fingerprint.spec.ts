@@ -48,6 +48,7 @@ const FULL: OidcResourceModuleOptions = {
   unsafeAllowInsecureIssuer: false,
   dpop: { mode: 'required', nonce: true },
   mtls: { certificateHeader: 'x-client-cert' },
+  resourceMetadata: { resource: 'https://api.example.com' },
 };
 
 const ecKey = crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
