@@ -1,6 +1,8 @@
 import 'reflect-metadata';
 import { STEP_UP_METADATA_KEY } from '../oidc-resource.constants.js';
 import { StepUp } from '../decorators/step-up.decorator.js';
+import { InsufficientUserAuthenticationError } from '../errors/oidc-resource.error.js';
+import { toHttpError } from '../errors/www-authenticate.js';
 import { stepUpShortfall } from './step-up.js';
 
 const NOW = 1_800_000_000_000;
@@ -93,5 +95,24 @@ describe('stepUpShortfall', () => {
     expect(
       stepUpShortfall({ acr: 'urn:loa:1', auth_time: SECONDS }, { ...acr, maxAge: 60 }, NOW, 0),
     ).not.toHaveProperty('maxAge');
+  });
+});
+
+describe('the step-up challenge on a DPoP request (RFC 9470 §3 names DPoP)', () => {
+  it('is a DPoP challenge with acr_values, max_age, algs and resource_metadata', () => {
+    const error = new InsufficientUserAuthenticationError('stronger login needed', {
+      acrValues: ['urn:loa:2'],
+      maxAge: 60,
+    });
+    const context = {
+      realm: 'api',
+      resourceMetadata: 'https://api.example.com/.well-known/oauth-protected-resource',
+      dpop: { algs: 'ES256', required: false },
+    };
+    expect(toHttpError(error, context, 'DPoP').headers['WWW-Authenticate']).toBe(
+      'DPoP realm="api", error="insufficient_user_authentication", ' +
+        'error_description="stronger login needed", acr_values="urn:loa:2", max_age="60", ' +
+        'algs="ES256", resource_metadata="https://api.example.com/.well-known/oauth-protected-resource"',
+    );
   });
 });
