@@ -113,6 +113,12 @@ describe('resourceMetadata option', () => {
     ],
     ['an encoded path', { resource: 'https://api.example.com/a%20b' }, 'resourceMetadata.resource'],
     ['a dot segment', { resource: 'https://api.example.com/a/../b' }, 'resourceMetadata.resource'],
+    [
+      'a final dot segment',
+      { resource: 'https://api.example.com/a/..' },
+      'resourceMetadata.resource',
+    ],
+    ['a backslash', { resource: 'https://api.example.com\\a' }, 'resourceMetadata.resource'],
     ['not a URL', { resource: 'api.example.com' }, 'resourceMetadata.resource'],
     [
       'authorizationServers not an array',

@@ -58,14 +58,11 @@ function checkResource(value: unknown, unsafe: boolean): { path: string; url: st
   // RFC 9728 §1.2 advises against a query; inserting the well-known suffix before one would
   // also give a document URL that no route can match on its own.
   if (url.search || (value as string).includes('?')) fail(key, 'must not contain a query');
-  const segments = url.pathname.split('/');
-  if (
-    !SAFE_PATH.test(url.pathname) ||
-    segments.includes('.') ||
-    segments.includes('..') ||
-    (value as string).includes('/./') ||
-    (value as string).includes('/../')
-  ) {
+  // The path as written must be the path the URL parser keeps: dot segments, backslashes or
+  // escapes would make the identifier and the document's location disagree.
+  const afterScheme = (value as string).slice((value as string).indexOf('//') + 2);
+  const written = afterScheme.slice(afterScheme.search(/\/|$/)) || '/';
+  if (written !== url.pathname || !SAFE_PATH.test(url.pathname)) {
     fail(key, 'must have a path of unreserved characters (A-Z a-z 0-9 - . _ ~) and "/" only');
   }
   // RFC 9728 §3.1: the host's terminating slash is dropped, then the suffix goes between the
