@@ -20,6 +20,7 @@ import {
 import { expiredToken, foreignKeyToken } from '../fixtures/tokens.js';
 import { ADAPTERS, startTestApp } from '../fixtures/test-app.js';
 import { graphql, startGraphQLApp } from '../fixtures/graphql-app.js';
+import { createTestIssuer } from '../../lib/testing/index.js';
 
 const LOA1 = 'urn:example:loa:1';
 const LOA2 = 'urn:example:loa:2';
@@ -271,5 +272,50 @@ describe.each(['apollo', 'mercurius'] as const)('@StepUp on GraphQL (%s)', (driv
     expect((await graphql(url, '{ steppedUp }', { token: strong })).body).toEqual({
       data: { steppedUp: true },
     });
+  });
+});
+
+describe("docs/step-up.md's testing recipe (the testing kit's acr and authTime)", () => {
+  @Controller('accounts')
+  class AccountsController {
+    @Scopes('accounts:admin')
+    @StepUp({ acrValues: [LOA2, LOA3], maxAge: 300 })
+    @Get(':id')
+    remove() {
+      return { ok: true };
+    }
+  }
+
+  it('weak → 401 insufficient_user_authentication, strong → 200', async () => {
+    const issuer = await createTestIssuer();
+    const { app, url } = await startTestApp(
+      'express',
+      issuer.moduleOptions({ audience: 'https://api.example.com' }),
+      { controllers: [AccountsController] },
+    );
+    try {
+      const weak = await issuer.accessToken({ scopes: ['accounts:admin'], acr: LOA1 });
+      const strong = await issuer.accessToken({
+        scopes: ['accounts:admin'],
+        acr: LOA2,
+        authTime: new Date(),
+      });
+      const refused = await fetch(`${url}/accounts/1`, {
+        headers: { authorization: `Bearer ${weak}` },
+      });
+      expect(refused.status).toBe(401);
+      expect(params(refused.headers.get('www-authenticate'))).toMatchObject({
+        error: 'insufficient_user_authentication',
+        acr_values: `${LOA2} ${LOA3}`,
+        max_age: '300',
+      });
+      const ok = await fetch(`${url}/accounts/1`, {
+        headers: { authorization: `Bearer ${strong}` },
+      });
+      expect(ok.status).toBe(200);
+    } finally {
+      await app.close();
+      await issuer.close();
+    }
   });
 });
