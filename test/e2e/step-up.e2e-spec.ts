@@ -198,6 +198,7 @@ describe.each(ADAPTERS)('@StepUp (%s)', (adapter) => {
         error: 'insufficient_user_authentication',
         scope: 'admin',
         acr_values: LOA2,
+        resource_metadata: METADATA,
       });
       const strong = await get('/stepup/admin', await mint({ acr: LOA2 }, 'api:read'));
       expect(strong.status).toBe(403);
