@@ -28,9 +28,14 @@ export function collectScopes(
     classes.add(type as abstract new (...args: never[]) => unknown);
   }
   for (const type of classes) {
-    read(type);
-    const prototype = type.prototype as Record<string, unknown>;
-    for (const name of scanner.getAllMethodNames(prototype)) read(prototype[name] as object);
+    try {
+      read(type);
+      const prototype = type.prototype as Record<string, unknown>;
+      for (const name of scanner.getAllMethodNames(prototype)) read(prototype[name] as object);
+    } catch {
+      // Some other library's class (a proxy, an exotic prototype) that cannot be read: it holds
+      // no decorator of this package, and the document must not stop the app from starting.
+    }
   }
   return [...scopes].sort();
 }
