@@ -1,6 +1,7 @@
-import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import { DiscoveryService, HttpAdapterHost, MetadataScanner, Reflector } from '@nestjs/core';
 import { OIDC_RESOURCE_RESOLVED_OPTIONS } from '../oidc-resource.constants.js';
+import { LOG_CONTEXT } from '../utils/failure-log.js';
 import type { ResolvedOidcResourceOptions } from '../utils/resolve-options.js';
 import { collectScopes } from './collect-scopes.js';
 
@@ -39,6 +40,22 @@ export function resourceMetadataDocument(
 }
 
 /**
+ * Whether a token for `resource` (its `aud`) passes the audience check of every advertised
+ * issuer (the top-level setting for those only `resolveIssuer` trusts).
+ */
+function acceptsAudience(options: ResolvedOidcResourceOptions, resource: string): boolean {
+  const advertised = new Set(options.resourceMetadata?.authorizationServers);
+  const listed = options.issuers.filter((issuer) => advertised.has(issuer.issuer));
+  const audiences =
+    listed.length > 0
+      ? listed.map((issuer) => issuer.audiences)
+      : [options.issuerDefaults.audience ?? false];
+  return audiences.every((list) =>
+    list === false ? true : typeof list === 'string' ? list === resource : list.includes(resource),
+  );
+}
+
+/**
  * Serves `resourceMetadata` at its well-known path. The route goes on the HTTP adapter itself
  * at start, as @nestjs/swagger does for its documents: so `setGlobalPrefix` does not move it
  * (RFC 9728 §3.1 fixes the path), and no guard, interceptor or pipe of the app runs for it (the
@@ -62,6 +79,14 @@ export class ResourceMetadataRoute implements OnModuleInit {
     const scopes = metadata.scopesSupported
       ? []
       : collectScopes(this.discovery, this.scanner, this.reflector);
+    if (!acceptsAudience(this.options, metadata.resource)) {
+      // Not refused: some providers cannot issue that audience. But clients that follow the
+      // document ask for tokens for `resource` (RFC 8707), and this API would refuse them.
+      new Logger(LOG_CONTEXT).warn(
+        `resourceMetadata.resource "${metadata.resource}" is not an audience this API accepts: ` +
+          'clients that follow the metadata will get tokens that are refused (add it to audience)',
+      );
+    }
     const body = JSON.stringify(resourceMetadataDocument(this.options, scopes));
     adapter.get(metadata.path, (_request: unknown, response: unknown) => {
       adapter.setHeader(response, 'Content-Type', 'application/json');

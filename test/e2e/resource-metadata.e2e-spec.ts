@@ -5,7 +5,14 @@
  * is the app's own loopback URL, registered at the real oidc-provider as the audience, so the
  * advertised document can be fetched and its `resource` is the audience the API enforces.
  */
-import { Controller, Get, Injectable, Module, type INestApplication } from '@nestjs/common';
+import {
+  Controller,
+  Get,
+  Injectable,
+  Module,
+  type INestApplication,
+  type LoggerService,
+} from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
 import { OidcResourceModule, Scopes, type OidcResourceModuleOptions } from '../../lib/index.js';
@@ -69,6 +76,7 @@ async function start(
   adapter: AdapterName,
   options: (port: number) => OidcResourceModuleOptions,
   prefix?: string,
+  logger: LoggerService | false = false,
 ): Promise<Started> {
   const port = await freePort();
   const root = testAppModule(OidcResourceModule.forRoot(options(port)), {
@@ -76,8 +84,8 @@ async function start(
   });
   const app =
     adapter === 'fastify'
-      ? await NestFactory.create(root, new FastifyAdapter(), { logger: false })
-      : await NestFactory.create(root, { logger: false });
+      ? await NestFactory.create(root, new FastifyAdapter(), { logger })
+      : await NestFactory.create(root, { logger });
   if (prefix) app.setGlobalPrefix(prefix);
   await app.listen(port, '127.0.0.1');
   return { app, url: `http://127.0.0.1:${port}`, port };
@@ -318,6 +326,41 @@ describe.each(ADAPTERS)('RFC 9728 protected resource metadata (%s)', (adapter) =
       expect(body.dpop_bound_access_tokens_required).toBe(true);
       expect(body.dpop_signing_alg_values_supported).toEqual(['ES256', 'EdDSA', 'PS256', 'RS256']);
       expect(body).not.toHaveProperty('tls_client_certificate_bound_access_tokens');
+    });
+
+    it('warns at start when resource is not an accepted audience, and only then', async () => {
+      const warnings: string[] = [];
+      const logger: LoggerService = {
+        log() {},
+        error() {},
+        warn: (message: unknown) => void warnings.push(String(message)),
+      };
+      started = await start(
+        adapter,
+        (port) => ({
+          issuer: as.issuer,
+          audience: 'urn:notes-api',
+          resourceMetadata: { resource: `http://127.0.0.1:${port}/` },
+        }),
+        undefined,
+        logger,
+      );
+      expect(warnings).toEqual([
+        expect.stringContaining(`"http://127.0.0.1:${started.port}/" is not an audience`),
+      ]);
+      await started.app.close();
+      warnings.length = 0;
+      started = await start(
+        adapter,
+        (port) => ({
+          issuer: as.issuer,
+          audience: ['urn:notes-api', `http://127.0.0.1:${port}/`],
+          resourceMetadata: { resource: `http://127.0.0.1:${port}/` },
+        }),
+        undefined,
+        logger,
+      );
+      expect(warnings).toEqual([]);
     });
 
     it('without resourceMetadata: no document and no resource_metadata in challenges', async () => {
