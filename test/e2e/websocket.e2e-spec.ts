@@ -224,6 +224,26 @@ describe.each(ADAPTERS)('WebSocket gateways (%s)', (adapter) => {
     allowed.close();
   });
 
+  it('a @StepUp handler refuses a token without the acr (acr_values named), the socket stays open', async () => {
+    const connection = await connect('notes', bearer(reader));
+    if (!connection.ok) throw new Error('not connected');
+    expect(await connection.send('sensitive')).toEqual({
+      event: 'exception',
+      data: {
+        error: 'insufficient_user_authentication',
+        error_description: expect.stringContaining('acr'),
+        acr_values: 'urn:example:loa:2',
+      },
+    });
+    expect(await connection.send('whoami')).toEqual({ event: 'whoami', data: 'alice' });
+    connection.close();
+    const strong = await as.mintAccessToken({ testClaims: { acr: 'urn:example:loa:2' } });
+    const allowed = await connect('notes', bearer(strong));
+    if (!allowed.ok) throw new Error('not connected');
+    expect(await allowed.send('sensitive')).toEqual({ event: 'sensitive', data: true });
+    allowed.close();
+  });
+
   it('a @Public() gateway accepts a handshake without a token, and one with a token fills @CurrentUser()', async () => {
     let connection = await connect('lobby');
     if (!connection.ok) throw new Error('not connected');
