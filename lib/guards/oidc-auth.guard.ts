@@ -86,8 +86,8 @@ interface PassportView {
  * GraphQL, WebSocket gateways and (with `rpc.token`; otherwise they pass through) microservice
  * messages share these steps; an adapter per transport reads the token and answers refusals.
  *
- * Subclass it to change behaviour; `getRequirements()`, `authorize()`, `checkStepUp()`, `checkScopes()`,
- * `checkRoles()` and `checkPolicies()` are the hooks.
+ * Subclass it to change behaviour; `getRequirements()`, `authorize()`, `checkStepUp()`,
+ * `checkScopes()`, `checkRoles()` and `checkPolicies()` are the hooks.
  */
 @Injectable()
 export class OidcAuthGuard extends AuthGuard(OIDC_BEARER_STRATEGY) implements CanActivate {
