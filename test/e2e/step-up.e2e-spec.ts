@@ -235,6 +235,12 @@ describe.each(ADAPTERS)('@StepUp (%s)', (adapter) => {
     }
   });
 
+  it('serves the metadata in an app built from a testing module too', async () => {
+    const res = await fetch(`${url}/.well-known/oauth-protected-resource`);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ resource: API, authorization_servers: [as.issuer] });
+  });
+
   it('S#78: the missing-token 401 of a step-up route names the metadata, and nothing more', async () => {
     const res = await fetch(`${url}/stepup/both`);
     expect(res.status).toBe(401);
