@@ -21,6 +21,7 @@ import { expiredToken, foreignKeyToken } from '../fixtures/tokens.js';
 import { ADAPTERS, startTestApp } from '../fixtures/test-app.js';
 import { graphql, startGraphQLApp } from '../fixtures/graphql-app.js';
 import { createTestIssuer } from '../../lib/testing/index.js';
+import { dpopClient, dpopHeaders } from '../fixtures/dpop.js';
 
 const LOA1 = 'urn:example:loa:1';
 const LOA2 = 'urn:example:loa:2';
@@ -248,6 +249,52 @@ describe.each(ADAPTERS)('@StepUp (%s)', (adapter) => {
       `Bearer realm="api", resource_metadata="${METADATA}"`,
     );
   });
+});
+
+describe.each(ADAPTERS)('@StepUp with DPoP-bound tokens (%s)', (adapter) => {
+  let app: INestApplication;
+  let url: string;
+
+  beforeAll(async () => {
+    ({ app, url } = await startTestApp(
+      adapter,
+      { ...options(), dpop: { algorithms: ['ES256'] } },
+      { controllers: [StepUpController] },
+    ));
+  });
+
+  afterAll(async () => {
+    await app.close();
+  });
+
+  it.each(['jwt', 'opaque'] as const)(
+    'S#68, S#78: a %s bound token failing acr gets a DPoP challenge with acr_values and resource_metadata',
+    async (format) => {
+      const client = await dpopClient();
+      const mint = (acr: string) =>
+        as.mintAccessToken({
+          format,
+          scope: 'api:read admin',
+          jkt: client.jkt,
+          testClaims: { acr },
+        });
+      const call = async (token: string) =>
+        fetch(`${url}/stepup/admin`, {
+          headers: dpopHeaders(token, await client.proof('GET', `${url}/stepup/admin`, token)),
+        });
+      const weak = await call(await mint(LOA1));
+      expect(weak.status).toBe(401);
+      const challenge = weak.headers.get('www-authenticate')!;
+      expect(challenge).toMatch(/^DPoP realm="api", error="insufficient_user_authentication", /);
+      expect(challenge.match(/Bearer /g)).toBeNull();
+      expect(params(challenge)).toMatchObject({
+        acr_values: LOA2,
+        algs: 'ES256',
+        resource_metadata: METADATA,
+      });
+      expect((await call(await mint(LOA2))).status).toBe(200);
+    },
+  );
 });
 
 describe.each(['apollo', 'mercurius'] as const)('@StepUp on GraphQL (%s)', (driver) => {
