@@ -11,12 +11,10 @@ import type { IncomingMessage } from 'node:http';
 import {
   ANY_SCOPE_METADATA_KEY,
   OIDC_RESOURCE_CLOCK,
-  TOKEN_VALIDATOR,
   OIDC_BEARER_STRATEGY,
   OIDC_RESOURCE_RESOLVED_OPTIONS,
   PUBLIC_METADATA_KEY,
   SCOPES_METADATA_KEY,
-  TOKEN_PRESENTATION,
   STEP_UP_METADATA_KEY,
 } from '../oidc-resource.constants.js';
 import {
@@ -33,6 +31,14 @@ import { TokenValidationService } from '../services/token-validation.service.js'
 import { answerLogFor } from '../utils/failure-log.js';
 import type { ResolvedOidcResourceOptions } from '../utils/resolve-options.js';
 import { extractToken, type TokenExtraction } from './extract-token.js';
+import {
+  attachPassportView,
+  hooksAsShipped,
+  passportViewOf,
+  strategyAsShipped,
+  type PassportHooks,
+  type PassportView,
+} from './passport-path.js';
 import { setResponseHeader } from './response-header.js';
 import {
   checkPolicies,
@@ -55,24 +61,11 @@ interface GuardRequest {
   user?: AuthenticatedPrincipal;
 }
 
-const PASSPORT_VIEW = Symbol('nestjs-oidc-resource:passport-view');
 const VERIFIED_PROOF = Symbol('nestjs-oidc-resource:verified-proof');
 
 interface ViewCarrier {
-  [PASSPORT_VIEW]?: PassportView;
   /** A DPoP request's checked proof, whose `jti` is recorded once the token is accepted. */
   [VERIFIED_PROOF]?: VerifiedProof;
-}
-
-/**
- * What passport sees of a request: the strictly extracted token as a normalised
- * `Authorization` header (read by passport-http-bearer as is), and the guard's validator.
- */
-interface PassportView {
-  headers: { authorization: string };
-  [TOKEN_VALIDATOR]: TokenValidationService;
-  [TOKEN_PRESENTATION]: TokenPresentation;
-  user: AuthenticatedPrincipal | undefined;
 }
 
 /**
@@ -98,6 +91,7 @@ export class OidcAuthGuard extends AuthGuard(OIDC_BEARER_STRATEGY) implements Ca
   @Inject(DpopProofService) private readonly dpopProofs?: DpopProofService;
   private policyResolver?: PolicyResolver;
   private transport?: TransportGuard;
+  private hooksAsShipped?: boolean;
 
   constructor(
     protected readonly reflector: Reflector,
@@ -155,22 +149,26 @@ export class OidcAuthGuard extends AuthGuard(OIDC_BEARER_STRATEGY) implements Ca
         extraction.scheme === 'DPoP' || options.mtls
           ? await this.presentationOf(extraction, raw, context)
           : BEARER_PRESENTATION;
-      // passport runs on a small per-request view rather than on the framework's request: it
-      // adds about ten members (logIn, logOut, authInfo, …) to whatever it is given, and doing
-      // that to Express's request object costs more than the whole token check on a cache hit.
-      // The view also carries this guard's validation service, because passport's strategy
-      // registry is process-wide (several Nest apps in one process must stay apart).
-      const view: PassportView = {
-        headers: { authorization: `Bearer ${extraction.token}` },
-        [TOKEN_VALIDATOR]: this.tokens,
-        [TOKEN_PRESENTATION]: presentation,
-        user: undefined,
-      };
-      // The context object is this request's own; it carries the view to getRequest() below
-      // (a WeakMap would cost the garbage collector an ephemeron per request).
-      (context as ViewCarrier)[PASSPORT_VIEW] = view;
-      await super.canActivate(context);
-      const principal = view.user!;
+      let principal: AuthenticatedPrincipal;
+      if (this.passportIsSkippable()) {
+        // The verdict passport would reach, without passport: the strategy's validation and this
+        // guard's handleRequest, called with the arguments passport-http-bearer and
+        // @nestjs/passport pass. On a cache hit passport's per-request machinery (about fifteen
+        // closures and objects, a strategy instance, four more awaits) costs more than the token
+        // check itself. The strategy stays registered, for AuthGuard(...) compositions.
+        let user: AuthenticatedPrincipal | undefined;
+        let failure: unknown = null;
+        try {
+          user = await this.tokens.validate(extraction.token, presentation);
+        } catch (error) {
+          failure = error;
+        }
+        principal = this.handleRequest(failure, user, undefined, context, undefined);
+      } else {
+        const view = attachPassportView(context, extraction.token, this.tokens, presentation);
+        await super.canActivate(context);
+        principal = view.user!;
+      }
       // Recorded only now, so that proofs sent with refused tokens never fill the replay cache.
       if (extraction.scheme === 'DPoP') await this.recordDpopProof(context);
       const pending = this.authorize(principal, route, context);
@@ -222,9 +220,19 @@ export class OidcAuthGuard extends AuthGuard(OIDC_BEARER_STRATEGY) implements Ca
     return proof ? this.dpopProofs!.record(proof) : Promise.resolve();
   }
 
+  /**
+   * Whether this guard may reach passport's verdict without running passport: only while the
+   * hooks that change what passport does are the library's own and passport would run the
+   * library's strategy. Otherwise every request goes through passport.
+   */
+  private passportIsSkippable(): boolean {
+    this.hooksAsShipped ??= hooksAsShipped(this as PassportHooks, OidcAuthGuard.prototype);
+    return this.hooksAsShipped && strategyAsShipped();
+  }
+
   /** @nestjs/passport hook: passport works on the per-request view (see canActivate). */
   override getRequest(context: ExecutionContext): PassportView {
-    const view = (context as ViewCarrier)[PASSPORT_VIEW];
+    const view = passportViewOf(context);
     if (!view) throw new TokenMissingError();
     return view;
   }
@@ -235,7 +243,13 @@ export class OidcAuthGuard extends AuthGuard(OIDC_BEARER_STRATEGY) implements Ca
   }
 
   /** passport's verdict: the strategy's error is rethrown as is (it is an OidcResourceError). */
-  override handleRequest<TUser = AuthenticatedPrincipal>(error: unknown, user: unknown): TUser {
+  override handleRequest<TUser = AuthenticatedPrincipal>(
+    error: unknown,
+    user: unknown,
+    _info?: unknown,
+    _context?: ExecutionContext,
+    _status?: unknown,
+  ): TUser {
     if (error) throw error;
     if (!user) throw new TokenMissingError();
     return user as TUser;
