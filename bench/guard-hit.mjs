@@ -3,20 +3,25 @@
  * What `OidcAuthGuard` adds, on a memory-cache hit, to a request through Nest on Express and on
  * Fastify, in CPU time. Not a test: it reports, it does not assert.
  *
- *   npm run bench:guard          (builds, then runs this file)
+ *   npm run bench:guard   (builds, then runs this file; about five minutes under load)
  *
  * Each app serves the same handler at `/baseline` (no guard), `/noop-guard` (a guard that
- * returns true: Nest's own cost of running any guard), `/protected` (`OidcAuthGuard`) and
- * `/passport` (a subclass of `OidcAuthGuard` that overrides `getAuthenticateOptions` without
- * changing what it returns, which makes the guard run every request through passport). Requests are injected in process
- * with light-my-request (Fastify's `inject()`, and the same library on Express's handler), one at
- * a time, so no socket and no load generator share the measurement. The token is a JWT-shaped
- * RS256-sized string whose verdict is put in the memory tier first (no network, no signature).
+ * returns true: Nest's own cost of running any guard), `/noop-user` (a guard that only sets
+ * `request.user`), `/protected` (`OidcAuthGuard`) and `/passport` (a subclass of
+ * `OidcAuthGuard` that overrides `getAuthenticateOptions` without changing what it returns,
+ * which makes the guard run every request through passport, as it did before it learned to
+ * skip passport). Requests are injected in process with light-my-request (Fastify's `inject()`,
+ * and the same library on Express's handler), one at a time, so that no socket and no load
+ * generator share the measurement. The token is a JWT-shaped, RS256-sized string whose verdict
+ * is put in the memory tier first (no network, no signature check).
  *
- * CPU is `process.cpuUsage()` (user + system) around a batch of requests to one route; the
- * routes' batches alternate, round after round, and the figure is the median over the rounds,
- * so that background load on a shared machine weighs on every route alike.
- * BENCH_ROUNDS (default 15) and BENCH_BATCH (default 4000) change the sizes.
+ * CPU is `process.cpuUsage()` (user + system, all threads) around a batch of requests to one
+ * route; the routes' batches alternate, round after round, in a rotating order. A route's
+ * figure over the no-op guard is the median, over the rounds, of its batch minus the no-op
+ * guard's batch of the same round, so that a burst of background load on a shared machine
+ * weighs on both sides of one difference and moves one round of many. BENCH_ROUNDS (default
+ * 121), BENCH_BATCH (default 500), BENCH_ADAPTERS (`fastify,express`) and BENCH_ROUTES change
+ * what runs.
  */
 import 'reflect-metadata';
 import { Controller, Get, Injectable, Module, UseGuards } from '@nestjs/common';
@@ -28,8 +33,8 @@ import { loadavg } from 'node:os';
 const lib = await import(new URL('../dist/esm/index.js', import.meta.url).href);
 const { OidcResourceModule, OidcAuthGuard, TokenCacheService } = lib;
 
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 41);
-const BATCH = Number(process.env.BENCH_BATCH ?? 1500);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 121);
+const BATCH = Number(process.env.BENCH_BATCH ?? 500);
 const ISSUER = 'http://127.0.0.1:1';
 
 class NoopGuard {
@@ -130,7 +135,9 @@ const median = (xs) => {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 };
 
-const ROUTES = (process.env.BENCH_ROUTES ?? '/baseline,/noop-guard,/noop-user,/protected,/passport').split(',');
+const ROUTES = (
+  process.env.BENCH_ROUTES ?? '/baseline,/noop-guard,/noop-user,/protected,/passport'
+).split(',');
 const only = process.env.BENCH_ADAPTERS?.split(',') ?? ['fastify', 'express'];
 const results = {};
 console.log(
@@ -140,7 +147,7 @@ console.log(
 );
 for (const adapter of only) {
   const { app, dispatch } = await start(adapter);
-  for (const url of ROUTES) await batch(dispatch, url, 2000); // warm-up
+  for (const url of ROUTES) await batch(dispatch, url, 5000); // warm-up (JIT tiers)
   const samples = Object.fromEntries(ROUTES.map((r) => [r, []]));
   for (let round = 0; round < ROUNDS; round++) {
     // Rotate the order so that no route always follows the same one.
@@ -162,4 +169,8 @@ for (const adapter of only) {
   }
   await app.close();
 }
-console.log(`load at end ${loadavg().map((l) => l.toFixed(2)).join(' / ')}`);
+console.log(
+  `load at end ${loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' / ')}`,
+);

@@ -62,10 +62,14 @@ interface StrategyRegistry {
   _strategy?(name: string): unknown;
 }
 
-/** The passport instance that `@nestjs/passport` registers strategies with and authenticates on. */
-const registry = (
-  OidcBearerStrategy.prototype as unknown as { getPassportInstance(): StrategyRegistry }
-).getPassportInstance();
+/**
+ * The passport instance that `@nestjs/passport` registers strategies with and authenticates on.
+ * Were it out of reach, the strategy could not be checked, and the guard would run passport.
+ */
+const registry: StrategyRegistry =
+  (
+    OidcBearerStrategy.prototype as unknown as { getPassportInstance?(): StrategyRegistry }
+  ).getPassportInstance?.() ?? {};
 
 /** `@nestjs/passport`'s guard for the library's strategy: its hooks are the defaults. */
 const PassportGuard = AuthGuard(OIDC_BEARER_STRATEGY);
