@@ -7,7 +7,8 @@
  *
  * Each app serves the same handler at `/baseline` (no guard), `/noop-guard` (a guard that
  * returns true: Nest's own cost of running any guard), `/noop-user` (a guard that only sets
- * `request.user`), `/protected` (`OidcAuthGuard`) and `/passport` (a subclass of
+ * `request.user`), `/async-user` (one that awaits once, then sets it: the floor for any
+ * asynchronous guard), `/protected` (`OidcAuthGuard`) and `/passport` (a subclass of
  * `OidcAuthGuard` that overrides `getAuthenticateOptions` without changing what it returns,
  * which makes the guard run every request through passport, as it did before it learned to
  * skip passport). Requests are injected in process with light-my-request (Fastify's `inject()`,
@@ -49,6 +50,13 @@ class NoopUserGuard {
     return true;
   }
 }
+class AsyncUserGuard {
+  async canActivate(context) {
+    await Promise.resolve();
+    context.getArgByIndex(0).user = USER;
+    return true;
+  }
+}
 class PassportPathGuard extends OidcAuthGuard {
   getAuthenticateOptions() {
     return undefined;
@@ -81,6 +89,7 @@ async function start(adapter) {
       route('baseline'),
       route('noop-guard', NoopGuard),
       route('noop-user', NoopUserGuard),
+      route('async-user', AsyncUserGuard),
       route('protected', OidcAuthGuard),
       route('passport', PassportPathGuard),
     ],
@@ -136,7 +145,7 @@ const median = (xs) => {
 };
 
 const ROUTES = (
-  process.env.BENCH_ROUTES ?? '/baseline,/noop-guard,/noop-user,/protected,/passport'
+  process.env.BENCH_ROUTES ?? '/baseline,/noop-guard,/noop-user,/async-user,/protected,/passport'
 ).split(',');
 const only = process.env.BENCH_ADAPTERS?.split(',') ?? ['fastify', 'express'];
 const results = {};

@@ -80,7 +80,11 @@ interface ViewCarrier {
  * messages share these steps; an adapter per transport reads the token and answers refusals.
  *
  * Subclass it to change behaviour; `getRequirements()`, `authorize()`, `checkStepUp()`,
- * `checkScopes()`, `checkRoles()` and `checkPolicies()` are the hooks.
+ * `checkScopes()`, `checkRoles()` and `checkPolicies()` are the hooks. `handleRequest()` gets
+ * passport's arguments on every request. While `getRequest()`, `getResponse()`,
+ * `getAuthenticateOptions()` and the `oidc-resource-bearer` strategy are the library's own,
+ * the guard reaches passport's verdict without running passport's per-request machinery;
+ * otherwise it runs passport.
  */
 @Injectable()
 export class OidcAuthGuard extends AuthGuard(OIDC_BEARER_STRATEGY) implements CanActivate {
