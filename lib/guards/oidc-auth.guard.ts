@@ -1,31 +1,11 @@
-import {
-  HttpException,
-  Inject,
-  Injectable,
-  type CanActivate,
-  type ExecutionContext,
-} from '@nestjs/common';
-import { ModuleRef, Reflector } from '@nestjs/core';
-import { AuthGuard } from '@nestjs/passport';
+import { Inject, Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
 import type { IncomingMessage } from 'node:http';
-import {
-  ANY_SCOPE_METADATA_KEY,
-  OIDC_RESOURCE_CLOCK,
-  OIDC_BEARER_STRATEGY,
-  OIDC_RESOURCE_RESOLVED_OPTIONS,
-  PUBLIC_METADATA_KEY,
-  SCOPES_METADATA_KEY,
-  STEP_UP_METADATA_KEY,
-} from '../oidc-resource.constants.js';
-import {
-  InsufficientScopeError,
-  OidcResourceError,
-  TokenMissingError,
-} from '../errors/oidc-resource.error.js';
+import { OIDC_RESOURCE_RESOLVED_OPTIONS } from '../oidc-resource.constants.js';
+import { OidcResourceError, TokenMissingError } from '../errors/oidc-resource.error.js';
 import { certificateReader } from '../binding/client-certificate.js';
 import { DpopProofService, type VerifiedProof } from '../dpop/dpop-proof.service.js';
 import { BEARER_PRESENTATION, type TokenPresentation } from '../token/presentation.js';
-import { toHttpError } from '../errors/www-authenticate.js';
 import type { AuthenticatedPrincipal } from '../interfaces/authenticated-principal.interface.js';
 import { TokenValidationService } from '../services/token-validation.service.js';
 import { answerLogFor } from '../utils/failure-log.js';
@@ -40,20 +20,9 @@ import {
   type PassportView,
 } from './passport-path.js';
 import { setResponseHeader } from './response-header.js';
-import {
-  checkPolicies,
-  checkRoles,
-  PolicyResolver,
-  readRouteAccess,
-  type RouteAccess,
-  type RouteRequirements,
-} from '../authorization/route-access.js';
-import type { Policy } from '../authorization/policies.js';
-import type { StepUpRequirement } from '../decorators/step-up.decorator.js';
+import { RouteAuthorization } from './route-authorization.js';
 import { authorizeTransport, type TransportGuard } from '../transports/index.js';
-import { clockToleranceOf } from '../transports/transport-guard.js';
-import { checkStepUp } from '../authorization/step-up.js';
-import { systemClock, type Clock } from '../utils/clock.js';
+import { systemClock } from '../utils/clock.js';
 
 interface GuardRequest {
   raw?: IncomingMessage;
@@ -80,20 +49,18 @@ interface ViewCarrier {
  * messages share these steps; an adapter per transport reads the token and answers refusals.
  *
  * Subclass it to change behaviour; `getRequirements()`, `authorize()`, `checkStepUp()`,
- * `checkScopes()`, `checkRoles()` and `checkPolicies()` are the hooks. `handleRequest()` gets
+ * `checkScopes()`, `checkRoles()`, `checkPolicies()` and `toHttpException()` are the hooks
+ * (shared with the other transports, in route-authorization.ts), with `presentationOf()`,
+ * `verifyDpopProof()` and `recordDpopProof()` for sender-constrained tokens. `handleRequest()` gets
  * passport's arguments on every request. While `getRequest()`, `getResponse()`,
  * `getAuthenticateOptions()` and the `oidc-resource-bearer` strategy are the library's own,
  * the guard reaches passport's verdict without running passport's per-request machinery;
  * otherwise it runs passport.
  */
 @Injectable()
-export class OidcAuthGuard extends AuthGuard(OIDC_BEARER_STRATEGY) implements CanActivate {
-  private readonly requirements = new WeakMap<object, WeakMap<object, RouteRequirements>>();
+export class OidcAuthGuard extends RouteAuthorization implements CanActivate {
   // A property, not a constructor parameter, so that subclasses' constructors need no change.
-  @Inject(ModuleRef) private readonly moduleRef?: ModuleRef;
-  @Inject(OIDC_RESOURCE_CLOCK) private readonly clock?: Clock;
   @Inject(DpopProofService) private readonly dpopProofs?: DpopProofService;
-  private policyResolver?: PolicyResolver;
   private transport?: TransportGuard;
   private hooksAsShipped?: boolean;
 
@@ -259,52 +226,6 @@ export class OidcAuthGuard extends AuthGuard(OIDC_BEARER_STRATEGY) implements Ca
     return user as TUser;
   }
 
-  /** The route's `@Public()`, `@Scopes()`, `@AnyScope()`, … `@StepUp()`, handler first, memoised. */
-  protected getRequirements(context: ExecutionContext): RouteRequirements {
-    const handler = context.getHandler();
-    const controller = context.getClass();
-    let byClass = this.requirements.get(handler);
-    let found = byClass?.get(controller);
-    if (found) return found;
-    const targets = [handler, controller];
-    found = {
-      isPublic:
-        this.reflector.getAllAndOverride<boolean | undefined>(PUBLIC_METADATA_KEY, targets) ===
-        true,
-      scopes: this.reflector.getAllAndOverride<string[] | undefined>(SCOPES_METADATA_KEY, targets),
-      anyScope: this.reflector.getAllAndOverride<string[] | undefined>(
-        ANY_SCOPE_METADATA_KEY,
-        targets,
-      ),
-      access: readRouteAccess(this.reflector, targets),
-      stepUp: this.reflector.getAllAndOverride<StepUpRequirement | undefined>(
-        STEP_UP_METADATA_KEY,
-        targets,
-      ),
-    };
-    if (!byClass) this.requirements.set(handler, (byClass = new WeakMap()));
-    byClass.set(controller, found);
-    return found;
-  }
-
-  /**
-   * The steps after authentication, on every transport: step-up, scopes, roles, then policies.
-   * Returns a promise only when the route has policies, so that other routes stay synchronous.
-   * Step-up goes first: its 401 sends the user back to the authorization server, and naming the
-   * lacking scopes in the same challenge lets one new token fix both (a 403 first would take two).
-   */
-  protected authorize(
-    principal: AuthenticatedPrincipal,
-    route: RouteRequirements,
-    context: ExecutionContext,
-  ): void | Promise<void> {
-    if (route.stepUp) this.checkStepUp(principal, route, route.stepUp);
-    this.checkScopes(principal, route);
-    if (!route.access) return;
-    this.checkRoles(principal, route.access);
-    if (route.access.policies) return this.checkPolicies(principal, route.access.policies, context);
-  }
-
   /** This guard as the non-HTTP transports see it: its validation and its hooks. */
   private transportGuard(): TransportGuard {
     return (this.transport ??= {
@@ -319,63 +240,5 @@ export class OidcAuthGuard extends AuthGuard(OIDC_BEARER_STRATEGY) implements Ca
       },
       authorize: (principal, route, context) => this.authorize(principal, route, context),
     });
-  }
-
-  /**
-   * Throws `InsufficientUserAuthenticationError` (401 `insufficient_user_authentication`) unless
-   * the token's `acr` and `auth_time` meet the route's `@StepUp()`; the vouching issuer's
-   * `clockTolerance` applies to `auth_time` as to the token's other times.
-   */
-  protected checkStepUp(
-    principal: AuthenticatedPrincipal,
-    route: RouteRequirements,
-    requirement: StepUpRequirement,
-  ): void {
-    const now = (this.clock ?? systemClock)();
-    const tolerance = clockToleranceOf(this.moduleOptions, principal.issuer);
-    checkStepUp(principal, requirement, now, tolerance, () => this.checkScopes(principal, route));
-  }
-
-  /** Throws {@link InsufficientScopeError} unless the principal has the route's scopes. */
-  protected checkScopes(principal: AuthenticatedPrincipal, route: RouteRequirements): void {
-    const granted = principal.scopes;
-    if (route.scopes && !route.scopes.every((s) => granted.includes(s))) {
-      throw new InsufficientScopeError(route.scopes);
-    }
-    if (route.anyScope && !route.anyScope.some((s) => granted.includes(s))) {
-      throw new InsufficientScopeError(route.anyScope);
-    }
-  }
-
-  /** Throws `AccessDeniedError` (403 `access_denied`) unless the principal has the roles. */
-  protected checkRoles(principal: AuthenticatedPrincipal, access: RouteAccess): void {
-    checkRoles(principal, access);
-  }
-
-  /** Runs `@Authorize()` policies in order: 403 `access_denied` at the first refusal. */
-  protected checkPolicies(
-    principal: AuthenticatedPrincipal,
-    policies: readonly Policy[],
-    context: ExecutionContext,
-  ): Promise<void> {
-    this.policyResolver ??= new PolicyResolver(this.moduleRef);
-    return checkPolicies(principal, policies, context, this.policyResolver);
-  }
-
-  /**
-   * RFC 6750: sets the challenge (and `Retry-After`) on the response, returns the exception.
-   * Logs the error once as it is answered: an authorization server failure at `warn`
-   * (rate-limited), a refusal at `debug`.
-   */
-  protected toHttpException(
-    error: unknown,
-    response: unknown,
-    scheme?: 'Bearer' | 'DPoP',
-  ): unknown {
-    if (!(error instanceof OidcResourceError)) return error;
-    const http = toHttpError(error, this.moduleOptions.challenge, scheme);
-    answerLogFor(this.moduleOptions).answered(error, http.status);
-    for (const name in http.headers) setResponseHeader(response, name, http.headers[name]!);
-    return new HttpException(http.body, http.status, { cause: error });
   }
 }
