@@ -455,6 +455,29 @@ describe('fetching the set', () => {
     expect(error).toMatchObject({ message, url: jwks.url });
   });
 
+  it('a JWKS that is not JSON, or cannot be reached, is an outage that says JWKS', async () => {
+    const { set } = keySet([]);
+    jwks.doc = undefined; // JSON.stringify(undefined): an empty body
+    await expect(set.getKey({ alg: 'RS256' })).rejects.toMatchObject({
+      code: 'issuer_unavailable',
+      message: 'JWKS: the authorization server answered with something that is not JSON',
+    });
+    const closed = http.createServer();
+    closed.listen(0, '127.0.0.1');
+    await once(closed, 'listening');
+    const url = `http://127.0.0.1:${(closed.address() as AddressInfo).port}/jwks`;
+    await new Promise((resolve) => closed.close(resolve));
+    const unreachable = new RemoteKeySet(
+      async () => url,
+      5000,
+      () => 0,
+    );
+    await expect(unreachable.getKey({ alg: 'RS256' })).rejects.toMatchObject({
+      code: 'issuer_unavailable',
+      message: 'JWKS: the authorization server could not be reached (ECONNREFUSED)',
+    });
+  });
+
   it('an error status without Retry-After gets the cooldown as retryAfter', async () => {
     const { set } = keySet([]);
     jwks.status = 500;
