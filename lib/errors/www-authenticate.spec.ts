@@ -347,6 +347,30 @@ describe('toHttpError with a challenge context (DPoP, RFC 9728, RFC 9470)', () =
     expect(toHttpError(new InvalidDpopProofError('x'), dpop).status).toBe(401);
   });
 
+  it('answers every error with a DPoP challenge when DPoP is required, whatever the scheme', () => {
+    const required = { ...dpop, dpop: { ...dpop.dpop, required: true } };
+    expect(header(toHttpError(new InvalidTokenError('bad'), required))).toBe(
+      'DPoP realm="api", error="invalid_token", error_description="bad", algs="ES256 EdDSA"',
+    );
+    expect(header(toHttpError(new InsufficientScopeError(['a']), required))).toMatch(
+      /^DPoP realm="api", error="insufficient_scope", .*, scope="a", algs="ES256 EdDSA"$/,
+    );
+  });
+
+  it('sets no challenge header at all on a 5xx answer, and omits a list whose values are all unusable', () => {
+    expect(Object.keys(toHttpError(new IssuerUnavailableError('down'), dpop).headers)).toEqual([]);
+    expect(Object.keys(toHttpError(new UserInfoSubjectMismatchError(), 'api').headers)).toEqual([]);
+    expect(header(toHttpError(new InsufficientScopeError(['"', ' ']), 'api'))).toBe(
+      'Bearer realm="api", error="insufficient_scope", error_description="The access token lacks a required scope"',
+    );
+    expect(header(toHttpError(new UserInfoNotPermittedError('no'), 'api'))).toMatch(
+      /, scope="openid"$/,
+    );
+    expect(bearerChallenge('api', 'insufficient_scope', 'x', [])).toBe(
+      'Bearer realm="api", error="insufficient_scope", error_description="x"',
+    );
+  });
+
   it('sends the nonce of use_dpop_nonce in DPoP-Nonce, only when it is a valid header value', () => {
     const http = toHttpError(new UseDpopNonceError('n-1_A.b~'), dpop);
     expect(http.status).toBe(401);
@@ -390,6 +414,10 @@ describe('toHttpError with a challenge context (DPoP, RFC 9728, RFC 9470)', () =
     const age = new InsufficientUserAuthenticationError('too old', { maxAge: 0 });
     expect(header(toHttpError(age, 'api'))).toBe(
       'Bearer realm="api", error="insufficient_user_authentication", error_description="too old", max_age="0"',
+    );
+    const negative = new InsufficientUserAuthenticationError('x', { acrValues: ['a'], maxAge: -1 });
+    expect(header(toHttpError(negative, 'api'))).toBe(
+      'Bearer realm="api", error="insufficient_user_authentication", error_description="x", acr_values="a"',
     );
     const evil = new InsufficientUserAuthenticationError('x', {
       acrValues: ['a"b', ' '],

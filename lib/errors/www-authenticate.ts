@@ -91,7 +91,7 @@ export function bearerChallenge(
   let header = `Bearer realm="${quoteRealm(realm)}"`;
   if (error) {
     header += errorParams(error, description);
-    if (scopes && scopes.length > 0) header += tokenListParam('scope', scopes);
+    if (scopes) header += tokenListParam('scope', scopes);
   }
   return header;
 }
@@ -102,7 +102,7 @@ function errorParams(error: string, description: string | undefined): string {
   return params;
 }
 
-/** A space-separated list of tokens (`scope`, `acr_values`), each cut to NQCHAR. */
+/** A space-separated list of tokens (`scope`, `acr_values`), each cut to NQCHAR; none: omitted. */
 function tokenListParam(name: string, values: readonly string[]): string {
   const list = values.map(sanitizeScopeToken).filter(Boolean).join(' ');
   return list ? `, ${name}="${list}"` : '';
@@ -111,15 +111,15 @@ function tokenListParam(name: string, values: readonly string[]): string {
 /** The parameters an error adds after `error` and `error_description`. */
 function extraParams(error: OidcResourceError): string {
   if (error instanceof InsufficientScopeError || error instanceof UserInfoNotPermittedError) {
-    return error.requiredScopes.length > 0 ? tokenListParam('scope', error.requiredScopes) : '';
+    return tokenListParam('scope', error.requiredScopes);
   }
   if (error instanceof InsufficientUserAuthenticationError) {
     // RFC 9470 §3: only what failed; `acr_values` in order of preference.
     let params = '';
-    if (error.scopes && error.scopes.length > 0) params += tokenListParam('scope', error.scopes);
-    if (error.acrValues && error.acrValues.length > 0)
-      params += tokenListParam('acr_values', error.acrValues);
-    if (error.maxAge !== undefined && Number.isSafeInteger(error.maxAge) && error.maxAge >= 0)
+    if (error.scopes) params += tokenListParam('scope', error.scopes);
+    if (error.acrValues) params += tokenListParam('acr_values', error.acrValues);
+    // RFC 9470 §3: a non-negative integer.
+    if (Number.isSafeInteger(error.maxAge) && error.maxAge! >= 0)
       params += `, max_age="${error.maxAge}"`;
     return params;
   }

@@ -367,6 +367,58 @@ describe('extractToken with DPoP on (RFC 9449 §7.1)', () => {
     }
   });
 
+  it('reads the one DPoP field among other four-letter fields, and no other scheme as DPoP', () => {
+    const headers: [string, string][] = [
+      ['Host', 'api.example'],
+      ['Date', 'Tue, 01 Dec 2026 00:00:00 GMT'],
+      ['Authorization', `DPoP ${TOKEN}`],
+      ['DPoP', PROOF],
+    ];
+    expect(extractToken(request(headers), undefined, false, true)).toEqual({
+      token: TOKEN,
+      scheme: 'DPoP',
+      proof: PROOF,
+    });
+    for (const scheme of ['HOBA', 'Digest', 'Basic', 'Bearer2']) {
+      const other = request([
+        ['Authorization', `${scheme} ${TOKEN}`],
+        ['DPoP', PROOF],
+      ]);
+      expect(extractToken(other, undefined, false, true)).toEqual({});
+    }
+  });
+
+  it('says what is wrong with a DPoP request in its message', () => {
+    const message = (headers: [string, string][]) =>
+      extractToken(request(headers), undefined, false, true).error?.message;
+    expect(message([['Authorization', `DPoP ${TOKEN}`]])).toBe('The request has no DPoP proof');
+    expect(
+      message([
+        ['Authorization', `DPoP ${TOKEN}`],
+        ['DPoP', PROOF],
+        ['DPoP', PROOF],
+      ]),
+    ).toBe('The request has more than one DPoP proof');
+    expect(
+      message([
+        ['Authorization', `Bearer ${TOKEN}`],
+        ['DPoP', PROOF],
+      ]),
+    ).toBe('A DPoP proof was sent with a bearer token: send the token with the DPoP scheme');
+    expect(
+      message([
+        ['Authorization', 'DPoP '],
+        ['DPoP', PROOF],
+      ]),
+    ).toBe('The DPoP credentials are empty');
+    expect(
+      message([
+        ['Authorization', 'DPoP a,b'],
+        ['DPoP', PROOF],
+      ]),
+    ).toBe('The DPoP token is not a valid b64token (RFC 6750 section 2.1)');
+  });
+
   it('treats the DPoP scheme as an unknown scheme while DPoP is off', () => {
     expect(
       extractToken(

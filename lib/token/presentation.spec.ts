@@ -39,6 +39,9 @@ function refusal(run: () => void): Pick<OidcResourceError, 'code' | 'reason' | '
     run();
   } catch (error) {
     expect(error).toBeInstanceOf(OidcResourceError);
+    // Every refusal names the claim it is about and says why in words.
+    expect((error as OidcResourceError).claim).toBe('cnf');
+    expect((error as OidcResourceError).message).toMatch(/^The |^This |^Invalid DPoP key binding$/);
     const { code, reason, scheme } = error as OidcResourceError;
     return { code, reason, scheme };
   }
