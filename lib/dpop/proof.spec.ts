@@ -56,6 +56,8 @@ function refusal(run: () => unknown): InvalidDpopProofError {
     run();
   } catch (error) {
     expect(error).toBeInstanceOf(InvalidDpopProofError);
+    // Every refusal says in words what is wrong with the proof (the log and the challenge show it).
+    expect((error as Error).message).toMatch(/^The DPoP proof\b.{6,}/);
     return error as InvalidDpopProofError;
   }
   throw new Error('the proof was accepted');
