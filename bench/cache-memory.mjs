@@ -34,6 +34,20 @@ import * as http from 'node:http';
 import * as os from 'node:os';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
+// Re-imported from DER: Node.js 20 can deadlock when a key is exported as a JWK while the
+// garbage collector finalizes the job that generated it.
+function keyPairSync(type, options = {}) {
+  const pair = crypto.generateKeyPairSync(type, {
+    ...options,
+    publicKeyEncoding: { type: 'spki', format: 'der' },
+    privateKeyEncoding: { type: 'pkcs8', format: 'der' },
+  });
+  return {
+    publicKey: crypto.createPublicKey({ key: pair.publicKey, format: 'der', type: 'spki' }),
+    privateKey: crypto.createPrivateKey({ key: pair.privateKey, format: 'der', type: 'pkcs8' }),
+  };
+}
+
 const SELF = fileURLToPath(import.meta.url);
 const RESULTS = new URL('./results/cache-memory.json', import.meta.url);
 const LIB = process.env.OIDC_RESOURCE_DIST
@@ -52,8 +66,8 @@ const TOKENS = tokensArg >= 0 ? Number(argv[tokensArg + 1]) : quick ? 10_000 : 1
 const b64 = (value) => Buffer.from(JSON.stringify(value)).toString('base64url');
 
 async function startIssuer() {
-  const ed = crypto.generateKeyPairSync('ed25519');
-  const rsa = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const ed = keyPairSync('ed25519');
+  const rsa = keyPairSync('rsa', { modulusLength: 2048 });
   const jwks = {
     keys: [
       { ...ed.publicKey.export({ format: 'jwk' }), kid: 'bench-ed', alg: 'EdDSA', use: 'sig' },
@@ -396,7 +410,7 @@ async function dpopRow(issuer, count) {
     };
   }
   const proofs = ctx.app.get(service);
-  const key = crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const key = keyPairSync('ec', { namedCurve: 'P-256' });
   const jwk = key.publicKey.export({ format: 'jwk' });
   const jkt = crypto
     .createHash('sha256')

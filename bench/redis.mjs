@@ -32,6 +32,20 @@ import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import KeyvRedis, { createClient } from '@keyv/redis';
 
+// Re-imported from DER: Node.js 20 can deadlock when a key is exported as a JWK while the
+// garbage collector finalizes the job that generated it.
+function keyPairSync(type, options = {}) {
+  const pair = crypto.generateKeyPairSync(type, {
+    ...options,
+    publicKeyEncoding: { type: 'spki', format: 'der' },
+    privateKeyEncoding: { type: 'pkcs8', format: 'der' },
+  });
+  return {
+    publicKey: crypto.createPublicKey({ key: pair.publicKey, format: 'der', type: 'spki' }),
+    privateKey: crypto.createPrivateKey({ key: pair.privateKey, format: 'der', type: 'pkcs8' }),
+  };
+}
+
 const LIB = process.env.OIDC_RESOURCE_DIST
   ? pathToFileURL(process.env.OIDC_RESOURCE_DIST).href
   : new URL('../dist/esm/index.js', import.meta.url).href;
@@ -44,7 +58,7 @@ const lib = await import(LIB);
 const b64 = (value) => Buffer.from(JSON.stringify(value)).toString('base64url');
 
 async function startIssuer() {
-  const rsa = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const rsa = keyPairSync('rsa', { modulusLength: 2048 });
   const jwk = { ...rsa.publicKey.export({ format: 'jwk' }), kid: 'rs', alg: 'RS256', use: 'sig' };
   const hits = { introspection: 0 };
   const server = http.createServer((req, res) => {

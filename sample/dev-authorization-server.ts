@@ -11,7 +11,7 @@
  * `OIDC_AUDIENCE`, `OIDC_INTROSPECTION_CLIENT_ID`, `OIDC_INTROSPECTION_CLIENT_SECRET`).
  */
 import { once } from 'node:events';
-import { generateKeyPair, randomBytes } from 'node:crypto';
+import { createPrivateKey, generateKeyPair, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { promisify } from 'node:util';
@@ -189,9 +189,15 @@ export async function startDevAuthorizationServer(
     id: WEB_APP_CLIENT_ID,
     secret: randomBytes(24).toString('base64url'),
   };
-  const { privateKey } = await promisify(generateKeyPair)('rsa', { modulusLength: 2048 });
+  // Exported from a re-imported copy: Node.js 20 can deadlock when a key is exported as a JWK
+  // while the garbage collector finalizes the job that generated it.
+  const { privateKey } = await promisify(generateKeyPair)('rsa', {
+    modulusLength: 2048,
+    publicKeyEncoding: { type: 'spki', format: 'pem' },
+    privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+  });
   const signingKey = {
-    ...privateKey.export({ format: 'jwk' }),
+    ...createPrivateKey(privateKey).export({ format: 'jwk' }),
     kid: `dev-${Date.now()}`,
     use: 'sig',
     alg: 'RS256',

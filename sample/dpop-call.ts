@@ -8,7 +8,14 @@
  *
  * Exits 0 when the call got 200 and the replay 401.
  */
-import { createHash, generateKeyPairSync, randomUUID, sign } from 'node:crypto';
+import {
+  createHash,
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPairSync,
+  randomUUID,
+  sign,
+} from 'node:crypto';
 
 const [apiUrl, tokenEndpoint, clientId, clientSecret, resource, scope] = process.argv.slice(2);
 if (!apiUrl || !tokenEndpoint || !clientId || !clientSecret || !resource || !scope) {
@@ -19,7 +26,15 @@ if (!apiUrl || !tokenEndpoint || !clientId || !clientSecret || !resource || !sco
 }
 
 // The client's key: the token will be bound to its thumbprint (cnf.jkt).
-const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+// Re-imported from PEM: Node.js 20 can deadlock when a key is exported as a JWK while the
+// garbage collector finalizes the job that generated it.
+const pair = generateKeyPairSync('ec', {
+  namedCurve: 'P-256',
+  publicKeyEncoding: { type: 'spki', format: 'pem' },
+  privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+});
+const publicKey = createPublicKey(pair.publicKey);
+const privateKey = createPrivateKey(pair.privateKey);
 const { kty, crv, x, y } = publicKey.export({ format: 'jwk' });
 const jwk = { kty, crv, x, y };
 const b64 = (value: unknown): string => Buffer.from(JSON.stringify(value)).toString('base64url');

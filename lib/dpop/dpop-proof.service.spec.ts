@@ -1,4 +1,4 @@
-import { createHash, generateKeyPairSync, randomUUID, sign } from 'node:crypto';
+import { createHash, randomUUID, sign } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import {
   InvalidDpopProofError,
@@ -7,6 +7,7 @@ import {
 } from '../errors/oidc-resource.error.js';
 import { resolveOptions } from '../utils/resolve-options.js';
 import { DpopProofService } from './dpop-proof.service.js';
+import { generateKeyPairSync } from '../testing/key-pair.js';
 
 const key = generateKeyPairSync('ec', { namedCurve: 'P-256' });
 const jwk = key.publicKey.export({ format: 'jwk' });

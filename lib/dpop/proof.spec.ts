@@ -1,8 +1,9 @@
-import { createHash, generateKeyPairSync, randomUUID, sign, type KeyObject } from 'node:crypto';
+import { createHash, randomUUID, sign, type KeyObject } from 'node:crypto';
 import { SignJWT, calculateJwkThumbprint, exportJWK, type JWK } from 'jose';
 import { InvalidDpopProofError, UseDpopNonceError } from '../errors/oidc-resource.error.js';
 import { DpopNonces, NONCE_WINDOW } from './nonce.js';
 import { MAX_PROOF_LENGTH, verifyDpopProof, type ProofPolicy, type ProofRequest } from './proof.js';
+import { generateKeyPairSync } from '../testing/key-pair.js';
 
 const NOW = 1_800_000_000_000;
 const HTU = 'https://api.example.com/notes';

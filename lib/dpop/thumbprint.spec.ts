@@ -1,6 +1,6 @@
-import { generateKeyPairSync } from 'node:crypto';
 import { calculateJwkThumbprint, exportJWK } from 'jose';
 import { jwkThumbprint } from './thumbprint.js';
+import { generateKeyPairSync } from '../testing/key-pair.js';
 
 it.each([
   ['RSA', generateKeyPairSync('rsa', { modulusLength: 2048 })],

@@ -14,14 +14,15 @@ import type { JsonWebKeyObject as JWK } from '../interfaces/oidc-resource-option
 import { IssuerUnavailableError, InvalidTokenError } from '../errors/oidc-resource.error.js';
 import { closeConnectionPools } from '../utils/http-pool.js';
 import { RemoteKeySet, type KeyHint } from './remote-key-set.js';
+import { generateKeyPairSync } from '../testing/key-pair.js';
 
 const publicJwk = (key: crypto.KeyObject, extra: Record<string, unknown> = {}): JWK =>
   ({ ...(crypto.createPublicKey(key).export({ format: 'jwk' }) as JWK), ...extra }) as JWK;
 
 const pair = {
-  rsa: () => crypto.generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey,
-  ec: (namedCurve: string) => crypto.generateKeyPairSync('ec', { namedCurve }).privateKey,
-  ed25519: () => crypto.generateKeyPairSync('ed25519').privateKey,
+  rsa: () => generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey,
+  ec: (namedCurve: string) => generateKeyPairSync('ec', { namedCurve }).privateKey,
+  ed25519: () => generateKeyPairSync('ed25519').privateKey,
 };
 
 const RSA_A = pair.rsa();
@@ -307,7 +308,7 @@ describe('imported keys', () => {
   });
 
   it('a key that fits but cannot be used (RSA under 2048 bits) is key_unusable', async () => {
-    const weak = crypto.generateKeyPairSync('rsa', { modulusLength: 1024 }).privateKey;
+    const weak = generateKeyPairSync('rsa', { modulusLength: 1024 }).privateKey;
     const { set } = keySet([publicJwk(weak, { kid: 'weak' })]);
     const error = await failure(set, { alg: 'RS256', kid: 'weak' });
     expect(error).toBeInstanceOf(InvalidTokenError);

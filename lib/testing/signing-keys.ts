@@ -1,4 +1,5 @@
-import { createHash, generateKeyPair, type KeyObject } from 'node:crypto';
+import { createHash, type KeyObject } from 'node:crypto';
+import { generateKeyPair, type KeyPair } from './key-pair.js';
 
 /**
  * The test issuer's signing keys, on `node:crypto` alone (JWS signing is the library's own
@@ -42,17 +43,11 @@ export interface SigningKey {
   readonly publicJwk: Readonly<Record<string, unknown>>;
 }
 
-function generate(
-  alg: TestSigningAlgorithm,
-): Promise<{ publicKey: KeyObject; privateKey: KeyObject }> {
+function generate(alg: TestSigningAlgorithm): Promise<KeyPair> {
   const key = KEY_TYPES[alg];
-  return new Promise((resolve, reject) => {
-    const done = (error: Error | null, publicKey: KeyObject, privateKey: KeyObject) =>
-      error ? reject(error) : resolve({ publicKey, privateKey });
-    if (key.type === 'rsa') generateKeyPair('rsa', { modulusLength: 2048 }, done);
-    else if (key.type === 'ec') generateKeyPair('ec', { namedCurve: key.curve }, done);
-    else generateKeyPair('ed25519', {}, done);
-  });
+  if (key.type === 'rsa') return generateKeyPair('rsa', { modulusLength: 2048 });
+  if (key.type === 'ec') return generateKeyPair('ec', { namedCurve: key.curve });
+  return generateKeyPair('ed25519');
 }
 
 /** RFC 7638 JWK thumbprint (SHA-256): the required members, in lexicographic order. */

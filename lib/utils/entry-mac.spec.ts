@@ -1,6 +1,7 @@
-import { createSecretKey, generateKeyPairSync, randomBytes } from 'node:crypto';
+import { createSecretKey, randomBytes } from 'node:crypto';
 import { canonicalJson, entryMac, macMatches } from './entry-mac.js';
 import { resolveOptions } from './resolve-options.js';
+import { generateKeyPairSync } from '../testing/key-pair.js';
 
 const key = createSecretKey(randomBytes(32));
 

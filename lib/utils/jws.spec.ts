@@ -1,7 +1,6 @@
 import {
   constants,
   createSecretKey,
-  generateKeyPairSync,
   sign,
   verify,
   type JsonWebKey,
@@ -19,6 +18,7 @@ import {
   verifyJwsSignature,
 } from './jws.js';
 import { canonicalTokenForm } from './canonical-token.js';
+import { generateKeyPairSync } from '../testing/key-pair.js';
 
 interface Pair {
   privateKey: KeyObject;

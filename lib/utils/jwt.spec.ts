@@ -1,7 +1,8 @@
-import { generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { type KeyObject } from 'node:crypto';
 import { importJWK, jwtVerify, SignJWT } from 'jose';
 import { signJws } from './jws.js';
 import { JwtVerificationError, verifySignedJwt, type SignedJwtChecks } from './jwt.js';
+import { generateKeyPairSync } from '../testing/key-pair.js';
 
 const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
 const other = generateKeyPairSync('rsa', { modulusLength: 2048 });

@@ -1,7 +1,7 @@
-import * as crypto from 'node:crypto';
 import { InvalidConfigurationError } from '../errors/oidc-resource.error.js';
 import type { OidcResourceModuleOptions } from '../interfaces/oidc-resource-options.interface.js';
 import { checkUrl, resolveOptions } from './resolve-options.js';
+import { generateKeyPairSync } from '../testing/key-pair.js';
 
 const BASE = { issuer: 'https://idp.example.com', audience: 'https://api.example.com' } as const;
 
@@ -25,7 +25,7 @@ function expectRefused(options: unknown, key: string): void {
   expect(error.message).toContain(`"${key}"`);
 }
 
-const rsa = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
+const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
 const privateJwk = {
   ...(rsa.privateKey.export({ format: 'jwk' }) as Record<string, unknown>),
   kty: 'RSA',

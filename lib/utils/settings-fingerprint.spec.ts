@@ -8,6 +8,7 @@ import {
   FINGERPRINT_OPTIONS,
   settingsFingerprint,
 } from './settings-fingerprint.js';
+import { generateKeyPairSync } from '../testing/key-pair.js';
 
 /** `options` with its first issuer's settings changed by `patch`. */
 function withFirstIssuer(
@@ -51,7 +52,7 @@ const FULL: OidcResourceModuleOptions = {
   resourceMetadata: { resource: 'https://api.example.com' },
 };
 
-const ecKey = crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
+const ecKey = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
 
 const included = (table: object) =>
   Object.entries(table)

@@ -4,7 +4,7 @@
  * introspection shows `cnf.jkt`), proofs made with jose or signed by hand for hostile cases.
  */
 import type { INestApplication } from '@nestjs/common';
-import { generateKeyPairSync, sign } from 'node:crypto';
+import { sign } from 'node:crypto';
 import * as net from 'node:net';
 import { SignJWT } from 'jose';
 import {
@@ -22,6 +22,7 @@ import {
   type DpopClient,
 } from '../fixtures/dpop.js';
 import { ADAPTERS, startTestApp } from '../fixtures/test-app.js';
+import { generateKeyPairSync } from '../../lib/testing/key-pair.js';
 
 const ALGS = 'algs="ES256 EdDSA PS256 RS256"';
 const introspection = { clientId: RS_CLIENT.id, clientSecret: RS_CLIENT.secret };

@@ -27,6 +27,7 @@ import {
 import { buildValidationService, rejection } from '../fixtures/validation.js';
 import { faults, startFaultServer, type FaultServer } from '../fixtures/fault-server.js';
 import { forgeByHand } from '../fixtures/tokens.js';
+import { generateKeyPairSync } from '../../lib/testing/key-pair.js';
 
 /** A private signing JWK of any kind, as oidc-provider takes it (`alg`/`use` optional). */
 function privateJwk(
@@ -38,9 +39,9 @@ function privateJwk(
 }
 
 const gen = {
-  rsa: () => crypto.generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey,
-  ec: (namedCurve: string) => crypto.generateKeyPairSync('ec', { namedCurve }).privateKey,
-  ed25519: () => crypto.generateKeyPairSync('ed25519').privateKey,
+  rsa: () => generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey,
+  ec: (namedCurve: string) => generateKeyPairSync('ec', { namedCurve }).privateKey,
+  ed25519: () => generateKeyPairSync('ed25519').privateKey,
 };
 
 const EXTRA = {
