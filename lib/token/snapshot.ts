@@ -23,17 +23,19 @@ export function toSnapshot(verified: VerifiedToken): PrincipalSnapshot {
       : typeof claims.azp === 'string'
         ? claims.azp
         : undefined;
-  return Object.freeze({
-    ...(typeof claims.sub === 'string' ? { sub: claims.sub } : {}),
-    ...(clientId !== undefined ? { clientId } : {}),
-    scopes: Object.freeze(scopes),
-    roles: Object.freeze(roles),
-    issuer: verified.issuer,
-    audience: Object.freeze(audience),
-    ...(typeof claims.exp === 'number' ? { exp: claims.exp * 1000 } : {}),
-    claims: deepFreeze({ ...claims }),
-    source: verified.source,
-  });
+  // Members set one by one (same order as ever), not spread from conditional literals: a spread
+  // copies through the runtime, and this runs once per new token.
+  const snapshot: { -readonly [K in keyof PrincipalSnapshot]?: PrincipalSnapshot[K] } = {};
+  if (typeof claims.sub === 'string') snapshot.sub = claims.sub;
+  if (clientId !== undefined) snapshot.clientId = clientId;
+  snapshot.scopes = Object.freeze(scopes);
+  snapshot.roles = Object.freeze(roles);
+  snapshot.issuer = verified.issuer;
+  snapshot.audience = Object.freeze(audience);
+  if (typeof claims.exp === 'number') snapshot.exp = claims.exp * 1000;
+  snapshot.claims = deepFreeze({ ...claims });
+  snapshot.source = verified.source;
+  return Object.freeze(snapshot as PrincipalSnapshot);
 }
 
 /** A `cnf` member: a thumbprint, base64url (RFC 7638, RFC 8705 §3.1), of a sane length. */

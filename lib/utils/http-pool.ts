@@ -1,11 +1,47 @@
 import * as http from 'node:http';
 import * as https from 'node:https';
 
-/** The part of a response that {@link pooledRequest} callers read (shaped like fetch's `Response`). */
+/** A fully read answer: status, raw headers (lower-case names), the body as UTF-8. */
 export interface PooledResponse {
   status: number;
-  headers: { get(name: string): string | null };
-  body: (AsyncIterable<Uint8Array> & { cancel(): Promise<void> }) | null;
+  headers: http.IncomingHttpHeaders;
+  text: string;
+}
+
+/** The answer came, but its body could not be read to the end (`cause`: the socket error). */
+export class ResponseReadError extends Error {
+  override readonly name = 'ResponseReadError';
+}
+
+/**
+ * The time budget of one call, across its attempts: `expire()` fails the attempt in flight with
+ * the timeout error, and every later one before it starts.
+ */
+export class Deadline {
+  expired = false;
+  /** Fails the attempt in flight; set by {@link pooledRequest} while one runs. */
+  abort: ((error: Error) => void) | undefined = undefined;
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(milliseconds: number) {
+    this.timer = setTimeout(() => {
+      this.expired = true;
+      this.abort?.(timeoutError());
+    }, milliseconds);
+    // Like AbortSignal.timeout: a pending call's timer alone does not hold the process open.
+    this.timer.unref();
+  }
+
+  clear(): void {
+    clearTimeout(this.timer);
+  }
+}
+
+/** What the timeout fails a call with: named like AbortSignal.timeout's reason. */
+function timeoutError(): Error {
+  const error = new Error('The operation was aborted due to timeout');
+  error.name = 'TimeoutError';
+  return error;
 }
 
 /**
@@ -56,53 +92,91 @@ export function closeConnectionPools(): void {
   agents.clear();
 }
 
+/** Request options per URL, parsed once: the endpoints called are few and long-lived. */
+const targets = new Map<string, { url: URL; secure: boolean }>();
+
+function parseTarget(target: string): { url: URL; secure: boolean } {
+  let parsed = targets.get(target);
+  if (parsed === undefined) {
+    const url = new URL(target);
+    if (url.protocol !== 'http:' && url.protocol !== 'https:')
+      throw new TypeError(`unsupported protocol ${url.protocol}`);
+    parsed = { url, secure: url.protocol === 'https:' };
+    if (targets.size >= MAX_ORIGINS * 4) targets.clear();
+    targets.set(target, parsed);
+  }
+  return parsed;
+}
+
 /**
- * One request over the origin's keep-alive pool, with `node:http` rather than `fetch`: fetch's
- * WHATWG streams, headers and abort machinery cost several times the CPU of the call itself, and
- * an API pays that once per new opaque token. Redirects are not followed. Rejects with the socket
- * error (`code` ECONNRESET, ECONNREFUSED…) or, once `signal` fires, an AbortError.
+ * One request over the origin's keep-alive pool, read to the end, with `node:http` rather than
+ * `fetch`, and events rather than streams: fetch's WHATWG streams, headers and abort machinery,
+ * and a stream's async iterator, cost several times the CPU of the call itself, and an API pays
+ * that once per new opaque token. Redirects are not followed. Rejects with the socket error
+ * (`code` ECONNRESET, ECONNREFUSED…) before an answer, a {@link ResponseReadError} after one, a
+ * `RangeError` for a body over `maxBytes` (declared or read), or the deadline's `TimeoutError`.
  */
 export function pooledRequest(
   target: string,
   init: { method?: string; headers?: Record<string, string>; body?: string },
-  signal: AbortSignal,
+  deadline: Deadline,
+  maxBytes: number,
 ): Promise<PooledResponse> {
   return new Promise((resolve, reject) => {
-    let url: URL;
+    if (deadline.expired) {
+      reject(timeoutError());
+      return;
+    }
+    let parsed: { url: URL; secure: boolean };
     try {
-      url = new URL(target);
-      if (url.protocol !== 'http:' && url.protocol !== 'https:')
-        throw new TypeError(`unsupported protocol ${url.protocol}`);
+      parsed = parseTarget(target);
     } catch (error) {
       reject(error);
       return;
     }
     const headers: Record<string, string> = { ...init.headers };
     if (init.body !== undefined) headers['content-length'] = String(Buffer.byteLength(init.body));
-    const client = url.protocol === 'https:' ? https : http;
-    const req = client.request(url, {
+    const req = (parsed.secure ? https : http).request(parsed.url, {
       method: init.method ?? 'GET',
       headers,
-      agent: agentFor(url),
-      signal,
+      agent: agentFor(parsed.url),
     });
-    req.on('error', reject);
+    let settled = false;
+    const fail = (error: Error): void => {
+      if (settled) return;
+      settled = true;
+      deadline.abort = undefined;
+      req.destroy();
+      reject(error);
+    };
+    deadline.abort = fail;
+    // Kept after the call settles: a late socket error must never be an unhandled 'error'.
+    req.on('error', fail);
     req.once('response', (res) => {
-      const body = Object.assign(res, {
-        cancel: () => {
-          res.destroy();
-          return Promise.resolve();
-        },
+      const declared = Number(res.headers['content-length']);
+      if (Number.isFinite(declared) && declared > maxBytes) {
+        fail(new RangeError('too large'));
+        return;
+      }
+      const chunks: Buffer[] = [];
+      let size = 0;
+      res.on('data', (chunk: Buffer) => {
+        size += chunk.byteLength;
+        if (size > maxBytes) fail(new RangeError('too large'));
+        else chunks.push(chunk);
       });
-      resolve({
-        status: res.statusCode ?? 0,
-        headers: {
-          get: (name) => {
-            const value = res.headers[name.toLowerCase()];
-            return value === undefined ? null : Array.isArray(value) ? value.join(', ') : value;
-          },
-        },
-        body,
+      res.on('error', (cause) => fail(new ResponseReadError('response not read', { cause })));
+      res.once('close', () => {
+        if (!res.complete) fail(new ResponseReadError('response cut off'));
+      });
+      res.once('end', () => {
+        if (settled) return;
+        settled = true;
+        deadline.abort = undefined;
+        // Decoded once at the end: a TextDecoder per call costs more than the bytes it decodes.
+        let text = Buffer.concat(chunks, size).toString('utf8');
+        if (text.charCodeAt(0) === 0xfeff) text = text.slice(1); // a BOM, as TextDecoder drops it
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, text });
       });
     });
     req.end(init.body);

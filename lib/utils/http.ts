@@ -1,7 +1,7 @@
 import { DEFAULTS } from '../oidc-resource.constants.js';
 import { IssuerUnavailableError } from '../errors/oidc-resource.error.js';
 import { observeAuthorizationServerCall } from '../observability/authorization-server-calls.js';
-import { pooledRequest, type PooledResponse } from './http-pool.js';
+import { Deadline, ResponseReadError, pooledRequest, type PooledResponse } from './http-pool.js';
 
 /** A fully read response from the authorization server. */
 export interface HttpResult {
@@ -63,58 +63,54 @@ async function boundedCall(
   timeout: number,
   maxBytes: number,
 ): Promise<HttpResult> {
-  const signal = AbortSignal.timeout(timeout);
+  const deadline = new Deadline(timeout);
   let response: PooledResponse | undefined;
-  for (let attempt = 0; response === undefined; attempt++) {
-    try {
-      response = await pooledRequest(url, init, signal);
-    } catch (cause) {
-      // A keep-alive connection that the server closed while it sat idle fails before any
-      // answer. Every call made here is idempotent (GETs, and introspection, which only reads),
-      // so one fresh attempt within the same time budget is safe.
-      if (attempt === 0 && !signal.aborted && isClosedConnection(cause)) continue;
-      throw new IssuerUnavailableError(
-        signal.aborted
-          ? `${what}: the authorization server did not answer within ${timeout} ms`
-          : `${what}: the authorization server could not be reached${reachFailure(cause)}`,
-        { cause, url },
-      );
-    }
-  }
-  let text = '';
   try {
-    const declared = Number(response.headers.get('content-length'));
-    if (Number.isFinite(declared) && declared > maxBytes) throw new RangeError('too large');
-    if (response.body) {
-      // Decoded once at the end: a TextDecoder per call costs more than the bytes it decodes.
-      const chunks: Uint8Array[] = [];
-      let size = 0;
-      for await (const chunk of response.body) {
-        size += chunk.byteLength;
-        if (size > maxBytes) throw new RangeError('too large');
-        chunks.push(chunk);
+    for (let attempt = 0; response === undefined; attempt++) {
+      try {
+        response = await pooledRequest(url, init, deadline, maxBytes);
+      } catch (cause) {
+        // A keep-alive connection that the server closed while it sat idle fails before any
+        // answer. Every call made here is idempotent (GETs, and introspection, which only
+        // reads), so one fresh attempt within the same time budget is safe.
+        if (attempt === 0 && !deadline.expired && isClosedConnection(cause)) continue;
+        throw new IssuerUnavailableError(failureMessage(what, cause, deadline, timeout, maxBytes), {
+          cause,
+          url,
+        });
       }
-      text = Buffer.concat(chunks, size).toString('utf8');
-      if (text.charCodeAt(0) === 0xfeff) text = text.slice(1); // a BOM, as TextDecoder drops it
     }
-  } catch (cause) {
-    await response.body?.cancel().catch(() => undefined);
-    throw new IssuerUnavailableError(
-      cause instanceof RangeError
-        ? `${what}: the authorization server's response exceeds ${maxBytes} bytes`
-        : signal.aborted
-          ? `${what}: the authorization server did not answer within ${timeout} ms`
-          : `${what}: the authorization server's response could not be read`,
-      { cause, url },
-    );
+  } finally {
+    deadline.clear();
   }
-  const retryAfter = parseRetryAfter(response.headers.get('retry-after'));
+  const retryAfter = parseRetryAfter(header(response.headers['retry-after']));
   return {
     status: response.status,
-    contentType: (response.headers.get('content-type') ?? '').toLowerCase(),
+    contentType: (header(response.headers['content-type']) ?? '').toLowerCase(),
     ...(retryAfter !== undefined ? { retryAfter } : {}),
-    text,
+    text: response.text,
   };
+}
+
+/** A header's value as one string (repeated fields joined, as `Headers.get` does). */
+function header(value: string | string[] | undefined): string | null {
+  return value === undefined ? null : Array.isArray(value) ? value.join(', ') : value;
+}
+
+function failureMessage(
+  what: string,
+  cause: unknown,
+  deadline: Deadline,
+  timeout: number,
+  maxBytes: number,
+): string {
+  if (cause instanceof RangeError)
+    return `${what}: the authorization server's response exceeds ${maxBytes} bytes`;
+  if (deadline.expired)
+    return `${what}: the authorization server did not answer within ${timeout} ms`;
+  if (cause instanceof ResponseReadError)
+    return `${what}: the authorization server's response could not be read`;
+  return `${what}: the authorization server could not be reached${reachFailure(cause)}`;
 }
 
 /**
