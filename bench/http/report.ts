@@ -380,7 +380,7 @@ export function markdownReport(input: {
   out.push(
     `${settings.layout} ${settings.connections} connections. ` +
       `Repeated-token runs last ${settings.duration} s after a ${settings.warmup} s warm-up; ` +
-      `distinct-token runs send each of ${settings.distinctTokens} fresh tokens exactly once, after other fresh tokens as warm-up. ` +
+      `distinct-token runs send each of ${settings.distinctTokens} fresh tokens exactly once, after ${settings.warmupTokens} other fresh tokens as warm-up (a server's first thousand or so new tokens cost two to three times the steady figure). ` +
       `Each run is cut into ${settings.slices} slices (a distinct-token run into slices of at least 1,000 tokens) that alternate with slices of the same app's unauthenticated route, ` +
       `and the ratio is the median, over the slices, of each slice's rate divided by the rate of the baseline slice just before it, so that a burst of background load on the shared machine weighs on both sides of one pair and moves one pair of many; ` +
       `the baseline row merges all of an app's baseline slices. ` +
