@@ -4,7 +4,7 @@
  * specs that exercise the mutated files run. One file at a time, narrowing the specs with
  * STRYKER_SPECS (comma-separated paths) for speed:
  *   npm run test:mutation -- --mutate lib/utils/jws.ts
- *   STRYKER_SPECS=test/e2e/security-checks.e2e-spec.ts npm run test:mutation -- --mutate lib/jwt/jwt-verifier.ts
+ *   STRYKER_SPECS=lib/jwt/jwt-verifier.spec.ts npm run test:mutation -- --mutate lib/jwt/jwt-verifier.ts
  * The e2e-backed files need the authorization server per mutant and are slower; see
  * docs/mutation-testing.md for which specs go with which file.
  * @type {import('@stryker-mutator/api/core').PartialStrykerOptions}
