@@ -148,6 +148,13 @@ describe('extractToken', () => {
       expect(
         extractToken(request([], '/r?access_token=a%20b'), undefined, true).error?.message,
       ).toBe('The access_token parameter is not a valid b64token');
+      expect(
+        extractToken(
+          request([['Authorization', `Bearer ${TOKEN}`]], `/r?access_token=${TOKEN}`),
+          undefined,
+          true,
+        ).error?.message,
+      ).toBe('The access token was sent in more than one way');
     });
 
     it('never puts the token into an error message', () => {
@@ -195,6 +202,12 @@ describe('extractToken', () => {
           false,
         ),
       ).toEqual({});
+    });
+
+    it('is read only after the "?": a path that looks like parameters is not a query', () => {
+      for (const url of [`/files/a&access_token=${TOKEN}`, `/a&access_token=x&%41=1`])
+        for (const allowQuery of [false, true])
+          expect(extractToken(request([], url), undefined, allowQuery)).toEqual({});
     });
 
     it('is read when allowed, marked fromQuery', () => {
@@ -263,12 +276,20 @@ describe('extractToken', () => {
           false,
         ),
         extractToken(request([['authorization', `Bearer ${TOKEN}`]]), { access_token: 'x' }, false),
+        extractToken(request([['authorization', 'Bearer a b']]), undefined, false),
+        extractToken(
+          request([['authorization', `Bearer ${TOKEN}`]], `/r?access_token=${TOKEN}`),
+          undefined,
+          true,
+        ),
       ].map((result) => result.error?.reason);
       expect(reasons).toEqual([
         'query_token_not_allowed',
         'request_malformed',
         'request_malformed',
         'authorization_duplicated',
+        'token_sent_twice',
+        'request_malformed',
         'token_sent_twice',
       ]);
     });
