@@ -15,6 +15,7 @@ import type { IssuerOptions } from '../interfaces/oidc-resource-options.interfac
 import { OidcResourceError } from '../errors/oidc-resource.error.js';
 import { TrustedIssuer } from '../issuers/trusted-issuer.js';
 import { resolveIssuerOptions } from '../options/issuer-options.js';
+import { generateKeyPairSync } from '../testing/key-pair.js';
 import { closeConnectionPools } from '../utils/http-pool.js';
 import { importPrivateKey, signJws } from '../utils/jws.js';
 import { JwtVerifier } from './jwt-verifier.js';
@@ -24,8 +25,8 @@ const API = 'https://api.example.com';
 /** The injected clock's time, in seconds: long past, so the real clock would say "expired". */
 const NOW = 1_700_000_000;
 
-const RSA_1 = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
-const RSA_2 = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
+const RSA_1 = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
+const RSA_2 = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
 const publicJwk = (key: crypto.KeyObject, extra: Record<string, unknown>) => ({
   ...(crypto.createPublicKey(key).export({ format: 'jwk' }) as Record<string, unknown>),
   ...extra,
