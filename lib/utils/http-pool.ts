@@ -72,8 +72,8 @@ export function agentFor(url: URL): http.Agent {
       maxSockets: MAX_SOCKETS_PER_ORIGIN,
       maxFreeSockets: MAX_SOCKETS_PER_ORIGIN,
       timeout: IDLE_SOCKET_TIMEOUT,
-      // The most recently used socket first: under light load the others go idle and time out.
-      scheduling: 'lifo',
+      // Node's default scheduling, 'lifo', gives the most recently used socket first: under
+      // light load the others go idle and time out.
     };
     agent = url.protocol === 'https:' ? new https.Agent(options) : new http.Agent(options);
     if (agents.size >= MAX_ORIGINS) {
@@ -92,22 +92,6 @@ export function closeConnectionPools(): void {
   agents.clear();
 }
 
-/** Request options per URL, parsed once: the endpoints called are few and long-lived. */
-const targets = new Map<string, { url: URL; secure: boolean }>();
-
-function parseTarget(target: string): { url: URL; secure: boolean } {
-  let parsed = targets.get(target);
-  if (parsed === undefined) {
-    const url = new URL(target);
-    if (url.protocol !== 'http:' && url.protocol !== 'https:')
-      throw new TypeError(`unsupported protocol ${url.protocol}`);
-    parsed = { url, secure: url.protocol === 'https:' };
-    if (targets.size >= MAX_ORIGINS * 4) targets.clear();
-    targets.set(target, parsed);
-  }
-  return parsed;
-}
-
 /**
  * One request over the origin's keep-alive pool, read to the end, with `node:http` rather than
  * `fetch`, and events rather than streams: fetch's WHATWG streams, headers and abort machinery,
@@ -123,55 +107,48 @@ export function pooledRequest(
   maxBytes: number,
 ): Promise<PooledResponse> {
   return new Promise((resolve, reject) => {
-    if (deadline.expired) {
-      reject(timeoutError());
-      return;
-    }
-    let parsed: { url: URL; secure: boolean };
+    let url: URL;
     try {
-      parsed = parseTarget(target);
+      url = new URL(target);
+      if (url.protocol !== 'http:' && url.protocol !== 'https:')
+        throw new TypeError(`unsupported protocol ${url.protocol}`);
     } catch (error) {
       reject(error);
       return;
     }
-    const headers: Record<string, string> = { ...init.headers };
-    if (init.body !== undefined) headers['content-length'] = String(Buffer.byteLength(init.body));
-    const req = (parsed.secure ? https : http).request(parsed.url, {
-      method: init.method ?? 'GET',
-      headers,
-      agent: agentFor(parsed.url),
+    // No Content-Length of ours: given the whole body in `end()`, node:http sets it (no chunks).
+    // The origin's agent makes the connection, so an https.Agent makes it over TLS.
+    const req = http.request(url, {
+      method: init.method,
+      headers: init.headers,
+      agent: agentFor(url),
     });
-    let settled = false;
+    // A promise settles once: a second failure (more data after an oversize chunk) changes
+    // nothing. After the answer, the request is detached from its socket, so no failure of
+    // the socket reaches it, nor the deadline (cleared by the caller first).
     const fail = (error: Error): void => {
-      if (settled) return;
-      settled = true;
-      deadline.abort = undefined;
       req.destroy();
       reject(error);
     };
     deadline.abort = fail;
-    // Kept after the call settles: a late socket error must never be an unhandled 'error'.
     req.on('error', fail);
     req.once('response', (res) => {
       const declared = Number(res.headers['content-length']);
       if (Number.isFinite(declared) && declared > maxBytes) {
-        fail(new RangeError('too large'));
+        fail(new RangeError());
         return;
       }
       const chunks: Buffer[] = [];
       let size = 0;
       res.on('data', (chunk: Buffer) => {
         size += chunk.byteLength;
-        if (size > maxBytes) fail(new RangeError('too large'));
+        if (size > maxBytes) fail(new RangeError());
         else chunks.push(chunk);
       });
+      // A body cut off is an 'error' here (ECONNRESET, "aborted"): node:http emits one when a
+      // listener is there; the deadline covers anything else.
       res.on('error', (cause) => fail(new ResponseReadError('response not read', { cause })));
-      res.once('close', () => {
-        if (!res.complete) fail(new ResponseReadError('response cut off'));
-      });
       res.once('end', () => {
-        if (settled) return;
-        settled = true;
         deadline.abort = undefined;
         // Decoded once at the end: a TextDecoder per call costs more than the bytes it decodes.
         let text = Buffer.concat(chunks, size).toString('utf8');

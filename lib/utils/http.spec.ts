@@ -154,6 +154,8 @@ describe('transport failures are outages', () => {
     expect(error.message).toBe(
       'Introspection: the authorization server did not answer within 150 ms',
     );
+    // Telemetry counts the failure as a timeout by the cause's name.
+    expect(error.cause).toMatchObject({ name: 'TimeoutError' });
     expect(servers[0]!.requests()).toBe(1);
   });
 
@@ -173,6 +175,11 @@ describe('transport failures are outages', () => {
     });
     const error = await failure(httpCall('JWKS', server.url, {}, 5000));
     expect(error.message).toBe("JWKS: the authorization server's response could not be read");
+    expect(error.cause).toMatchObject({
+      name: 'ResponseReadError',
+      message: 'response not read',
+      cause: { code: 'ECONNRESET' },
+    });
     expect(error.url).toBe(server.url);
   });
 });

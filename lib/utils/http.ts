@@ -22,19 +22,17 @@ function parseRetryAfter(value: string | null): number | undefined {
 
 /** "Other side closed" / reset errors (matched by code: errors may come from another realm). */
 function isClosedConnection(error: unknown): boolean {
-  const code = (error as { code?: unknown } | null)?.code;
+  const code = (error as { code?: unknown }).code;
   return code === 'ECONNRESET' || code === 'EPIPE';
 }
 
-/** Why a connection failed, as the log needs it (`ECONNREFUSED`…); never a body or a header. */
+/**
+ * Why a connection failed, as the log needs it (`ECONNREFUSED`…); never a body or a header.
+ * node:http puts the code on the error itself.
+ */
 function reachFailure(error: unknown): string {
-  let cause: unknown = error;
-  for (let depth = 0; depth < 4 && cause && typeof cause === 'object'; depth++) {
-    const code = (cause as { code?: unknown }).code;
-    if (typeof code === 'string' && /^[A-Z0-9_]{2,40}$/.test(code)) return ` (${code})`;
-    cause = (cause as { cause?: unknown }).cause;
-  }
-  return '';
+  const code = (error as { code?: unknown }).code;
+  return typeof code === 'string' ? ` (${code})` : '';
 }
 
 /**
@@ -92,9 +90,9 @@ async function boundedCall(
   };
 }
 
-/** A header's value as one string (repeated fields joined, as `Headers.get` does). */
-function header(value: string | string[] | undefined): string | null {
-  return value === undefined ? null : Array.isArray(value) ? value.join(', ') : value;
+/** A single-valued header (node:http keeps the first of repeated `content-type`, `retry-after`). */
+function header(value: string | undefined): string | null {
+  return value ?? null;
 }
 
 function failureMessage(
@@ -124,13 +122,13 @@ export function parseJsonObject(what: string, text: string, url?: string): Recor
   } catch (cause) {
     throw new IssuerUnavailableError(
       `${what}: the authorization server answered with something that is not JSON`,
-      { cause, ...(url !== undefined ? { url } : {}) },
+      { cause, url },
     );
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new IssuerUnavailableError(
       `${what}: the authorization server did not answer with a JSON object`,
-      url !== undefined ? { url } : undefined,
+      { url },
     );
   }
   return value as Record<string, unknown>;
