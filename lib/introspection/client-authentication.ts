@@ -43,7 +43,9 @@ export class ClientSecretPost implements ClientAuthentication {
 
 function assertionAlg(key: JWK | KeyObject): string {
   const jwk = (
-    'export' in key && typeof key.export === 'function' ? key.export({ format: 'jwk' }) : key
+    typeof (key as { export?: unknown }).export === 'function'
+      ? (key as KeyObject).export({ format: 'jwk' })
+      : key
   ) as JWK;
   if (typeof jwk.alg === 'string') return jwk.alg;
   if (jwk.kty === 'RSA') return 'RS256';
@@ -59,7 +61,7 @@ function assertionAlg(key: JWK | KeyObject): string {
  * retried on the next call rather than remembered.
  */
 export class PrivateKeyJwt implements ClientAuthentication {
-  private signingKey?: Promise<{ key: KeyObject; alg: string; kid?: string }>;
+  private signingKey?: Promise<{ key: KeyObject; alg: string; kid: string | undefined }>;
 
   constructor(
     private readonly clientId: string,
@@ -78,9 +80,9 @@ export class PrivateKeyJwt implements ClientAuthentication {
     this.signingKey ??= (async () => {
       const raw = this.privateKey;
       const alg = assertionAlg(raw);
-      const kid = 'export' in raw ? undefined : (raw as JWK).kid;
       const key = importPrivateKey(raw as KeyObject | JsonWebKey, alg);
-      return { key, alg, ...(kid ? { kid } : {}) };
+      // A KeyObject has no `kid`; the header leaves an absent or empty one out.
+      return { key, alg, kid: (raw as JWK).kid };
     })().catch((cause: unknown) => {
       this.signingKey = undefined;
       throw new IssuerUnavailableError('Introspection: the private_key_jwt key cannot be used', {

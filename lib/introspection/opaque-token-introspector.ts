@@ -15,15 +15,10 @@ export abstract class OpaqueTokenIntrospector {
   abstract introspect(token: string, issuer: TrustedIssuer): Promise<Record<string, unknown>>;
 }
 
-/** The `error` member of an OAuth error body, if the body is one. */
-function oauthError(text: string): string | undefined {
+/** The `error` member of an OAuth error body, if the body is one (compared by the caller). */
+function oauthError(text: string): unknown {
   try {
-    const body: unknown = JSON.parse(text);
-    return typeof body === 'object' &&
-      body !== null &&
-      typeof (body as { error?: unknown }).error === 'string'
-      ? (body as { error: string }).error
-      : undefined;
+    return (JSON.parse(text) as { error?: unknown } | null)?.error;
   } catch {
     return undefined;
   }
