@@ -4,7 +4,12 @@
  * jose, not with the signing code). Time comes from an injected clock. Interoperability with a
  * real authorization server (oidc-provider accepts each method) is in token-validation.
  */
-import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import {
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPairSync,
+  type KeyObject,
+} from 'node:crypto';
 import { compactVerify, decodeProtectedHeader } from 'jose';
 import { IssuerUnavailableError } from '../errors/oidc-resource.error.js';
 import type { JsonWebKeyObject as JWK } from '../interfaces/oidc-resource-options.interface.js';
@@ -90,7 +95,9 @@ describe('client_secret_post', () => {
 
 describe('private_key_jwt', () => {
   async function assertion(privateKey: JWK | KeyObject, publicKey: KeyObject) {
-    const { headers, body } = await applied(new PrivateKeyJwt('rs-client', privateKey, ISSUER, clock));
+    const { headers, body } = await applied(
+      new PrivateKeyJwt('rs-client', privateKey, ISSUER, clock),
+    );
     expect(headers).toEqual({ accept: 'application/json' });
     const { client_assertion: jwt, ...rest } = body;
     expect(rest).toEqual({
@@ -109,7 +116,9 @@ describe('private_key_jwt', () => {
       iss: 'rs-client',
       sub: 'rs-client',
       aud: ISSUER,
-      jti: expect.stringMatching(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/),
+      jti: expect.stringMatching(
+        /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/,
+      ),
       iat: 1_750_000_000,
       exp: 1_750_000_060,
     });
@@ -225,11 +234,19 @@ describe('clientAuthentication', () => {
   });
 
   it('without a secret (the option checks never allow it) the secret is empty, not "undefined"', async () => {
-    const basic = clientAuthentication({ ...settings, authMethod: 'client_secret_basic' }, ISSUER, clock);
+    const basic = clientAuthentication(
+      { ...settings, authMethod: 'client_secret_basic' },
+      ISSUER,
+      clock,
+    );
     expect((await applied(basic)).headers.authorization).toBe(
       `Basic ${Buffer.from('rs:').toString('base64')}`,
     );
-    const post = clientAuthentication({ ...settings, authMethod: 'client_secret_post' }, ISSUER, clock);
+    const post = clientAuthentication(
+      { ...settings, authMethod: 'client_secret_post' },
+      ISSUER,
+      clock,
+    );
     expect((await applied(post)).body.client_secret).toBe('');
   });
 

@@ -328,13 +328,16 @@ describe('several issuers: who decides', () => {
     ['failed, then inactive', FAILED, INACTIVE],
     ['inactive, then failed', INACTIVE, FAILED],
     ['refused, then failed', REFUSED, FAILED],
-  ])('%s: an issuer that could not answer might have claimed it, so 503', async (_n, first, second) => {
-    answers.a = first;
-    answers.b = second;
-    const error = await rejection(verifier.verifyAtAny('t', pair()));
-    expect(error).toBeInstanceOf(IssuerUnavailableError);
-    expect(error.message).toBe('Introspection: the authorization server failed (HTTP 500)');
-  });
+  ])(
+    '%s: an issuer that could not answer might have claimed it, so 503',
+    async (_n, first, second) => {
+      answers.a = first;
+      answers.b = second;
+      const error = await rejection(verifier.verifyAtAny('t', pair()));
+      expect(error).toBeInstanceOf(IssuerUnavailableError);
+      expect(error.message).toBe('Introspection: the authorization server failed (HTTP 500)');
+    },
+  );
 
   it.each([
     ['inactive, then refused', INACTIVE, REFUSED],

@@ -110,7 +110,11 @@ async function refusal(token = 'opaque-1', trusted = issuer()): Promise<OidcReso
 async function outage(message: string): Promise<IssuerUnavailableError> {
   const error = await refusal();
   expect(error).toBeInstanceOf(IssuerUnavailableError);
-  expect({ code: error.code, message: error.message, url: (error as IssuerUnavailableError).url }).toEqual({
+  expect({
+    code: error.code,
+    message: error.message,
+    url: (error as IssuerUnavailableError).url,
+  }).toEqual({
     code: 'issuer_unavailable',
     message,
     url: `${origin}/introspect`,
@@ -221,13 +225,16 @@ describe('the answer', () => {
     await outage(`Introspection: the authorization server failed (HTTP ${status})`);
   });
 
-  it.each([401, 403])("%i: the authorization server refused this API's credentials", async (status) => {
-    answer = { status, body: { error: 'invalid_client' } };
-    const error = await outage(
-      `Introspection: the authorization server refused this API's client credentials (HTTP ${status})`,
-    );
-    expect(error.retryAfter).toBeUndefined();
-  });
+  it.each([401, 403])(
+    "%i: the authorization server refused this API's credentials",
+    async (status) => {
+      answer = { status, body: { error: 'invalid_client' } };
+      const error = await outage(
+        `Introspection: the authorization server refused this API's client credentials (HTTP ${status})`,
+      );
+      expect(error.retryAfter).toBeUndefined();
+    },
+  );
 
   it('a Retry-After of a failed call is kept for the 503', async () => {
     answer = {
@@ -287,7 +294,9 @@ describe('the answer', () => {
 
   it('a JSON content type with a body that is not JSON, or not an object, is an outage', async () => {
     answer = { body: '<html>' };
-    await outage('Introspection: the authorization server answered with something that is not JSON');
+    await outage(
+      'Introspection: the authorization server answered with something that is not JSON',
+    );
     answer = { body: [{ active: true }] };
     await outage('Introspection: the authorization server did not answer with a JSON object');
   });
