@@ -72,7 +72,9 @@ beforeEach(() => {
 
 const introspector = new Rfc7662Introspector({ httpTimeout: 5000 } as ResolvedOidcResourceOptions);
 
-function issuer(introspection: IssuerOptions['introspection'] | null = {}): TrustedIssuer {
+function issuer(
+  introspection: Partial<NonNullable<IssuerOptions['introspection']>> | null = {},
+): TrustedIssuer {
   const settings = resolveIssuerOptions(
     {
       issuer: origin,
