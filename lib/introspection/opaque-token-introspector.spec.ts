@@ -160,6 +160,20 @@ describe('the request', () => {
     });
   });
 
+  it('an endpoint that cannot be reached is an outage of introspection', async () => {
+    const closed = http.createServer();
+    closed.listen(0, '127.0.0.1');
+    await once(closed, 'listening');
+    const endpoint = `http://127.0.0.1:${(closed.address() as AddressInfo).port}/introspect`;
+    await new Promise((resolve) => closed.close(resolve));
+    const error = await refusal('t', issuer({ endpoint }));
+    expect(error).toBeInstanceOf(IssuerUnavailableError);
+    expect(error.message).toBe(
+      'Introspection: the authorization server could not be reached (ECONNREFUSED)',
+    );
+    expect((error as IssuerUnavailableError).url).toBe(endpoint);
+  });
+
   it('an issuer without introspection settings is refused before any call', async () => {
     const error = await refusal('t', issuer(null));
     expect(error).toBeInstanceOf(InvalidTokenError);

@@ -62,9 +62,10 @@ export class Rfc7662Introspector extends OpaqueTokenIntrospector {
         response.status === 401 || response.status === 403
           ? "the authorization server refused this API's client credentials"
           : 'the authorization server failed';
+      // An undefined retryAfter is not set on the error.
       throw new IssuerUnavailableError(`Introspection: ${why} (HTTP ${response.status})`, {
         url: endpoint,
-        ...(response.retryAfter !== undefined ? { retryAfter: response.retryAfter } : {}),
+        retryAfter: response.retryAfter,
       });
     }
     if (!/^application\/([\w.-]+\+)?json\s*(;|$)/.test(response.contentType)) {
