@@ -315,6 +315,13 @@ describe('several issuers: who decides', () => {
     await expect(verifier.verifyAtAny('t', pair())).resolves.toMatchObject({ issuer: iss('b') });
   });
 
+  it('an issuer that could not answer does not stop the others: a later active answer decides', async () => {
+    answers.a = FAILED;
+    answers.b = active('b');
+    await expect(verifier.verifyAtAny('t', pair())).resolves.toMatchObject({ issuer: iss('b') });
+    expect(asked).toEqual(['a', 'b']);
+  });
+
   it("the active issuer's refusal is the verdict: the token is its token", async () => {
     answers.a = active('a', { aud: 'other' });
     answers.b = active('b');
