@@ -4,15 +4,11 @@
  * jose, not with the signing code). Time comes from an injected clock. Interoperability with a
  * real authorization server (oidc-provider accepts each method) is in token-validation.
  */
-import {
-  createPrivateKey,
-  createPublicKey,
-  generateKeyPairSync,
-  type KeyObject,
-} from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
 import { compactVerify, decodeProtectedHeader } from 'jose';
 import { IssuerUnavailableError } from '../errors/oidc-resource.error.js';
 import type { JsonWebKeyObject as JWK } from '../interfaces/oidc-resource-options.interface.js';
+import { generateKeyPairSync } from '../testing/key-pair.js';
 import {
   ClientSecretBasic,
   ClientSecretPost,
@@ -28,25 +24,11 @@ const clock = () => NOW;
 const jwkOf = (key: KeyObject, extra: Record<string, unknown> = {}): JWK =>
   ({ ...(key.export({ format: 'jwk' }) as JWK), ...extra }) as JWK;
 
-// Keys re-imported from DER: exporting a key straight out of a generation job as a JWK can
-// deadlock Node.js 20 when the garbage collector finalizes the job meanwhile.
-function keyPair(type: 'rsa' | 'ec' | 'ed25519', options: object = {}) {
-  const der = generateKeyPairSync(type as 'ec', {
-    ...(options as { namedCurve: string }),
-    publicKeyEncoding: { type: 'spki', format: 'der' },
-    privateKeyEncoding: { type: 'pkcs8', format: 'der' },
-  });
-  return {
-    publicKey: createPublicKey({ key: der.publicKey, format: 'der', type: 'spki' }),
-    privateKey: createPrivateKey({ key: der.privateKey, format: 'der', type: 'pkcs8' }),
-  };
-}
-
-const RSA = keyPair('rsa', { modulusLength: 2048 });
-const EC_256 = keyPair('ec', { namedCurve: 'P-256' });
-const EC_384 = keyPair('ec', { namedCurve: 'P-384' });
-const EC_521 = keyPair('ec', { namedCurve: 'P-521' });
-const ED = keyPair('ed25519');
+const RSA = generateKeyPairSync('rsa', { modulusLength: 2048 });
+const EC_256 = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+const EC_384 = generateKeyPairSync('ec', { namedCurve: 'P-384' });
+const EC_521 = generateKeyPairSync('ec', { namedCurve: 'P-521' });
+const ED = generateKeyPairSync('ed25519');
 
 async function applied(auth: ClientAuthentication) {
   const headers: Record<string, string> = { accept: 'application/json' };
