@@ -3,9 +3,7 @@ import { Reflector } from '@nestjs/core';
 import type { IncomingMessage } from 'node:http';
 import { OIDC_RESOURCE_RESOLVED_OPTIONS } from '../oidc-resource.constants.js';
 import { OidcResourceError, TokenMissingError } from '../errors/oidc-resource.error.js';
-import { certificateReader } from '../binding/client-certificate.js';
-import { DpopProofService, type VerifiedProof } from '../dpop/dpop-proof.service.js';
-import { BEARER_PRESENTATION, type TokenPresentation } from '../token/presentation.js';
+import { BEARER_PRESENTATION } from '../token/presentation.js';
 import type { AuthenticatedPrincipal } from '../interfaces/authenticated-principal.interface.js';
 import { TokenValidationService } from '../services/token-validation.service.js';
 import { answerLogFor } from '../utils/failure-log.js';
@@ -20,21 +18,13 @@ import {
   type PassportView,
 } from './passport-path.js';
 import { setResponseHeader } from './response-header.js';
-import { RouteAuthorization } from './route-authorization.js';
-import { authorizeTransport, type TransportGuard } from '../transports/index.js';
-import { systemClock } from '../utils/clock.js';
+import { SenderConstraintHooks } from './sender-constraint.hooks.js';
+import type { RouteRequirements } from '../authorization/route-access.js';
 
 interface GuardRequest {
   raw?: IncomingMessage;
   body?: unknown;
   user?: AuthenticatedPrincipal;
-}
-
-const VERIFIED_PROOF = Symbol('nestjs-oidc-resource:verified-proof');
-
-interface ViewCarrier {
-  /** A DPoP request's checked proof, whose `jti` is recorded once the token is accepted. */
-  [VERIFIED_PROOF]?: VerifiedProof;
 }
 
 /**
@@ -51,18 +41,20 @@ interface ViewCarrier {
  * Subclass it to change behaviour; `getRequirements()`, `authorize()`, `checkStepUp()`,
  * `checkScopes()`, `checkRoles()`, `checkPolicies()` and `toHttpException()` are the hooks
  * (shared with the other transports, in route-authorization.ts), with `presentationOf()`,
- * `verifyDpopProof()` and `recordDpopProof()` for sender-constrained tokens. `handleRequest()` gets
- * passport's arguments on every request. While `getRequest()`, `getResponse()`,
- * `getAuthenticateOptions()` and the `oidc-resource-bearer` strategy are the library's own,
- * the guard reaches passport's verdict without running passport's per-request machinery;
- * otherwise it runs passport.
+ * `verifyDpopProof()` and `recordDpopProof()` for sender-constrained tokens
+ * (sender-constraint.hooks.ts). `handleRequest()` gets passport's arguments on every request.
+ * While `getRequest()`, `getResponse()`, `getAuthenticateOptions()` and the
+ * `oidc-resource-bearer` strategy are the library's own, the guard reaches passport's verdict
+ * without running passport's per-request machinery; otherwise it runs passport.
+ *
+ * `canActivate()` answers `true` itself, not a promise, when a bearer token's accepted verdict is
+ * in the memory cache and nothing needs awaiting (as Nest's `CanActivate` allows); any other
+ * answer, every refusal included, is a promise.
  */
 @Injectable()
-export class OidcAuthGuard extends RouteAuthorization implements CanActivate {
-  // A property, not a constructor parameter, so that subclasses' constructors need no change.
-  @Inject(DpopProofService) private readonly dpopProofs?: DpopProofService;
-  private transport?: TransportGuard;
+export class OidcAuthGuard extends SenderConstraintHooks implements CanActivate {
   private hooksAsShipped?: boolean;
+  private syncHits?: boolean;
 
   constructor(
     protected readonly reflector: Reflector,
@@ -74,23 +66,90 @@ export class OidcAuthGuard extends RouteAuthorization implements CanActivate {
     super();
   }
 
-  override async canActivate(context: ExecutionContext): Promise<boolean> {
-    const route = this.getRequirements(context);
-    const type = context.getType<string>();
-    if (type !== 'http') return authorizeTransport(this.transportGuard(), context, type, route);
-    // getArgByIndex rather than switchToHttp(), which assigns three new closures to the context
-    // on every call.
-    const request = context.getArgByIndex<GuardRequest>(0);
-    const response = context.getArgByIndex<unknown>(1);
-    const raw = (request.raw ?? request) as IncomingMessage;
-    const options = this.moduleOptions;
-    const extraction = extractToken(
-      raw,
-      request.body,
-      options.allowQueryToken,
-      options.dpop !== undefined,
-    );
+  override canActivate(context: ExecutionContext): boolean | Promise<boolean> {
+    try {
+      const route = this.getRequirements(context);
+      const type = context.getType<string>();
+      if (type !== 'http') return this.activateTransport(context, type, route);
+      // getArgByIndex rather than switchToHttp(), which assigns three new closures to the context
+      // on every call.
+      const request = context.getArgByIndex<GuardRequest>(0);
+      const response = context.getArgByIndex<unknown>(1);
+      const raw = (request.raw ?? request) as IncomingMessage;
+      const options = this.moduleOptions;
+      const extraction = extractToken(
+        raw,
+        request.body,
+        options.allowQueryToken,
+        options.dpop !== undefined,
+      );
+      // A bearer token whose accepted verdict is in memory is answered without a promise (Nest
+      // awaits only a guard's promise); everything else, refusals included, takes the path below.
+      // DPoP and mTLS requests always do: their proof and certificate checks are hooks that may
+      // await.
+      const token = extraction.token;
+      if (token !== undefined && extraction.scheme === undefined && !options.mtls) {
+        const user =
+          (route.isPublic || this.passportIsSkippable()) && this.memoryHitsReadable()
+            ? this.tokens.cachedPrincipal(token)
+            : undefined;
+        if (user !== undefined) {
+          if (route.isPublic) return this.admit(request, response, user, false);
+          return this.authorizeHit(context, route, request, response, user, extraction);
+        }
+      }
+      return this.activate(context, route, request, response, raw, extraction);
+    } catch (error) {
+      // Whatever goes wrong before the verdict rejects, as it always has: never a synchronous throw.
+      return Promise.reject(error);
+    }
+  }
 
+  /** The rest of {@link canActivate} on a memory hit: the same steps as {@link activate}. */
+  private authorizeHit(
+    context: ExecutionContext,
+    route: RouteRequirements,
+    request: GuardRequest,
+    response: unknown,
+    user: AuthenticatedPrincipal,
+    extraction: TokenExtraction,
+  ): boolean | Promise<boolean> {
+    try {
+      const principal = this.handleRequest(null, user, undefined, context, undefined);
+      const pending = this.authorize(principal, route, context);
+      if (!pending) return this.admit(request, response, principal, extraction.fromQuery);
+      return pending.then(
+        () => this.admit(request, response, principal, extraction.fromQuery),
+        (error: unknown) => {
+          throw this.toHttpException(error, response, extraction.scheme);
+        },
+      );
+    } catch (error) {
+      // A refusal is a rejected promise, as from the asynchronous path.
+      return Promise.reject(this.toHttpException(error, response, extraction.scheme));
+    }
+  }
+
+  private admit(
+    request: GuardRequest,
+    response: unknown,
+    principal: AuthenticatedPrincipal,
+    fromQuery: boolean | undefined,
+  ): true {
+    request.user = principal;
+    if (fromQuery) setResponseHeader(response, 'Cache-Control', 'private'); // RFC 6750 §2.3
+    return true;
+  }
+
+  private async activate(
+    context: ExecutionContext,
+    route: RouteRequirements,
+    request: GuardRequest,
+    response: unknown,
+    raw: IncomingMessage,
+    extraction: TokenExtraction,
+  ): Promise<boolean> {
+    const options = this.moduleOptions;
     if (route.isPublic) {
       request.user = undefined;
       if (extraction.token !== undefined && !extraction.error) {
@@ -144,51 +203,10 @@ export class OidcAuthGuard extends RouteAuthorization implements CanActivate {
       if (extraction.scheme === 'DPoP') await this.recordDpopProof(context);
       const pending = this.authorize(principal, route, context);
       if (pending) await pending;
-      request.user = principal;
-      if (extraction.fromQuery) setResponseHeader(response, 'Cache-Control', 'private'); // RFC 6750 §2.3
-      return true;
+      return this.admit(request, response, principal, extraction.fromQuery);
     } catch (error) {
       throw this.toHttpException(error, response, extraction.scheme);
     }
-  }
-
-  /**
-   * How a DPoP or mTLS request presents its token: the verified proof's key, and a way to read
-   * the client certificate (only read when the token is bound to one).
-   */
-  protected async presentationOf(
-    extraction: TokenExtraction,
-    raw: IncomingMessage,
-    context: ExecutionContext,
-  ): Promise<TokenPresentation> {
-    const certificateThumbprint = certificateReader(raw, this.moduleOptions.mtls);
-    if (extraction.scheme !== 'DPoP') return { scheme: 'Bearer', certificateThumbprint };
-    const proofJkt = await this.verifyDpopProof(extraction, raw, context);
-    return { scheme: 'DPoP', proofJkt, certificateThumbprint };
-  }
-
-  /**
-   * Checks the request's DPoP proof (RFC 9449 §4.3) and returns the RFC 7638 thumbprint of its
-   * key, which the token's `cnf.jkt` must equal.
-   */
-  protected async verifyDpopProof(
-    extraction: TokenExtraction,
-    raw: IncomingMessage,
-    context: ExecutionContext,
-  ): Promise<string> {
-    const proof = this.dpopProofs!.verify(raw, extraction.proof!, extraction.token!);
-    (context as ViewCarrier)[VERIFIED_PROOF] = proof;
-    return proof.jkt;
-  }
-
-  /**
-   * Records the `jti` of the proof {@link verifyDpopProof} checked, once the token is accepted:
-   * a proof seen before is refused (`invalid_dpop_proof`), a replay store that does not answer
-   * gives 503.
-   */
-  protected recordDpopProof(context: ExecutionContext): Promise<void> {
-    const proof = (context as ViewCarrier)[VERIFIED_PROOF];
-    return proof ? this.dpopProofs!.record(proof) : Promise.resolve();
   }
 
   /**
@@ -199,6 +217,20 @@ export class OidcAuthGuard extends RouteAuthorization implements CanActivate {
   private passportIsSkippable(): boolean {
     this.hooksAsShipped ??= hooksAsShipped(this as PassportHooks, OidcAuthGuard.prototype);
     return this.hooksAsShipped && strategyAsShipped();
+  }
+
+  /**
+   * Whether {@link TokenValidationService.cachedPrincipal} answers for this guard's validation:
+   * not when an application replaced the service or its `validate()` (a test double, a
+   * subclass), whose verdict the memory tier does not know.
+   */
+  private memoryHitsReadable(): boolean {
+    const tokens = this.tokens;
+    const shipped = TokenValidationService.prototype;
+    return (this.syncHits ??=
+      tokens instanceof TokenValidationService &&
+      tokens.validate === shipped.validate &&
+      tokens.cachedPrincipal === shipped.cachedPrincipal);
   }
 
   /** @nestjs/passport hook: passport works on the per-request view (see canActivate). */
@@ -224,21 +256,5 @@ export class OidcAuthGuard extends RouteAuthorization implements CanActivate {
     if (error) throw error;
     if (!user) throw new TokenMissingError();
     return user as TUser;
-  }
-
-  /** This guard as the non-HTTP transports see it: its validation and its hooks. */
-  private transportGuard(): TransportGuard {
-    return (this.transport ??= {
-      options: this.moduleOptions,
-      clock: this.clock ?? systemClock,
-      validate: (token, presentation) => this.tokens.validate(token, presentation),
-      validateDpop: (token, proof, raw) => {
-        const certificateThumbprint = certificateReader(raw, this.moduleOptions.mtls);
-        return this.dpopProofs!.authenticate(raw, proof, token, (p) =>
-          this.tokens.validate(token, certificateThumbprint ? { ...p, certificateThumbprint } : p),
-        );
-      },
-      authorize: (principal, route, context) => this.authorize(principal, route, context),
-    });
   }
 }

@@ -10,7 +10,7 @@ import { IssuerRegistry } from '../issuers/issuer-registry.js';
 import { TokenCacheService } from '../services/token-cache.service.js';
 import { refuse } from '../utils/claim-rules.js';
 import type { Clock } from '../utils/clock.js';
-import { isExpired, materializePrincipal } from '../utils/principal.js';
+import { isExpired, materializePrincipal, type PrincipalSnapshot } from '../utils/principal.js';
 import type { ResolvedOidcResourceOptions } from '../utils/resolve-options.js';
 import { SingleFlight } from '../utils/single-flight.js';
 import {
@@ -80,10 +80,7 @@ export class CachingVerifier {
       }
       if (!outcome.ok) throw errorFor(outcome);
       const { principal } = outcome;
-      // The tolerance of the issuer that vouched (one map lookup, no await).
-      const tolerance =
-        this.issuers.known(principal.issuer)?.settings.clockTolerance ?? DEFAULTS.clockTolerance;
-      if (isExpired(principal, this.clock(), tolerance)) {
+      if (isExpired(principal, this.clock(), this.toleranceOf(principal))) {
         void this.cache.delete(key);
         throw new TokenExpiredError();
       }
@@ -92,9 +89,53 @@ export class CachingVerifier {
       countValidation(error, sourceOf(token), tier);
       throw error;
     }
-    countValidation('ok', outcome.principal.source, tier);
-    if (this.options.telemetry.recordSubject) recordSubject(outcome.principal.sub);
-    return materializePrincipal(outcome.principal, token);
+    return this.accepted(outcome.principal, token, tier);
+  }
+
+  /**
+   * The principal of a token whose accepted verdict is in the memory tier and passes every check
+   * {@link principal} makes (expiry against the clock, sender constraint), synchronously: for
+   * callers that can then answer without a promise. `undefined` in every other case (not in
+   * memory, a cached refusal, expired, a binding the presentation does not prove, a malformed
+   * token), and then nothing was counted, logged or deleted: {@link principal} decides those,
+   * exactly as it would have.
+   */
+  cachedPrincipal(
+    token: string,
+    presentation: TokenPresentation = BEARER_PRESENTATION,
+  ): AuthenticatedPrincipal | undefined {
+    if (
+      typeof token !== 'string' ||
+      token.length === 0 ||
+      token.length > this.options.maxTokenLength
+    )
+      return undefined;
+    const outcome = this.cache.peek<CachedOutcome>(TokenCacheService.keyFor('token', token));
+    if (outcome === undefined || !outcome.ok) return undefined;
+    const { principal } = outcome;
+    if (isExpired(principal, this.clock(), this.toleranceOf(principal))) return undefined;
+    try {
+      checkSenderConstraint(principal, presentation, this.options);
+    } catch {
+      return undefined; // principal() throws the same refusal, and counts it
+    }
+    return this.accepted(principal, token, 'memory');
+  }
+
+  /** The clock tolerance of the issuer that vouched (one map lookup, no await). */
+  private toleranceOf(principal: PrincipalSnapshot): number {
+    return this.issuers.known(principal.issuer)?.settings.clockTolerance ?? DEFAULTS.clockTolerance;
+  }
+
+  /** Counts an accepted token and builds the request's principal. */
+  private accepted(
+    principal: PrincipalSnapshot,
+    token: string,
+    tier: CacheTier,
+  ): AuthenticatedPrincipal {
+    countValidation('ok', principal.source, tier);
+    if (this.options.telemetry.recordSubject) recordSubject(principal.sub);
+    return materializePrincipal(principal, token);
   }
 
   private async verifyAndCache(token: string, key: string): Promise<CachedOutcome> {

@@ -420,7 +420,9 @@ describe.each(ADAPTERS)('module (%s)', (adapter) => {
           protectedRoute,
           [GuardedController, GuardedController.prototype.index] as const,
         ]) {
-          const refusal = await guard.canActivate(context(type, controller, handler, args)).then(
+          const refusal = await Promise.resolve(
+            guard.canActivate(context(type, controller, handler, args)),
+          ).then(
             () => undefined,
             (error: unknown) => error,
           );

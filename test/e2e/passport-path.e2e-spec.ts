@@ -8,6 +8,7 @@
  */
 import {
   Controller,
+  HttpException,
   Get,
   Injectable,
   Req,
@@ -15,6 +16,8 @@ import {
   type ExecutionContext,
   type INestApplication,
 } from '@nestjs/common';
+import { ModuleRef } from '@nestjs/core';
+import { ExecutionContextHost } from '@nestjs/core/helpers/execution-context-host.js';
 import { AuthGuard } from '@nestjs/passport';
 import passport from 'passport';
 import { Strategy as BearerStrategy } from 'passport-http-bearer';
@@ -27,10 +30,15 @@ import {
 import { corruptSignature, expiredToken } from '../fixtures/tokens.js';
 import { startTestApp, ADAPTERS } from '../fixtures/test-app.js';
 import {
+  Authorize,
   OIDC_BEARER_STRATEGY,
   OidcAuthGuard,
   OidcResourceError,
+  Public,
   Scopes,
+  StepUp,
+  TokenCacheService,
+  TokenValidationService,
   type AuthenticatedPrincipal,
 } from '../../lib/index.js';
 
@@ -101,6 +109,32 @@ function controller(path: string, ...guards: unknown[]) {
     write(@Req() request: { user?: AuthenticatedPrincipal }) {
       return describeUser(request);
     }
+
+    // Client-credentials tokens carry no auth_time: refused with a step-up challenge.
+    @StepUp({ maxAge: 300 })
+    @Get('step-up')
+    stepUp(@Req() request: { user?: AuthenticatedPrincipal }) {
+      return describeUser(request);
+    }
+
+    // An asynchronous policy: the verdict waits for it even on a memory hit.
+    @Authorize((principal) => Promise.resolve(principal.scopes.includes('api:read')))
+    @Get('policy')
+    policy(@Req() request: { user?: AuthenticatedPrincipal }) {
+      return describeUser(request);
+    }
+
+    @Authorize(() => Promise.resolve(false))
+    @Get('policy-refused')
+    policyRefused(@Req() request: { user?: AuthenticatedPrincipal }) {
+      return describeUser(request);
+    }
+
+    @Public()
+    @Get('public')
+    open(@Req() request: { user?: AuthenticatedPrincipal }) {
+      return describeUser(request);
+    }
   }
   return Routes;
 }
@@ -129,6 +163,9 @@ describe.each(ADAPTERS)('passport path and direct path (%s)', (adapter) => {
   let url: string;
   let read: string;
   let opaque: string;
+  const Direct = controller('direct', OidcAuthGuard);
+  /** The library's clock (OIDC_RESOURCE_CLOCK): real time plus `offset` ms. */
+  let offset = 0;
 
   async function get(path: string, headers: Record<string, string> = {}): Promise<Answer> {
     const res = await fetch(`${url}${path}`, { headers });
@@ -155,8 +192,9 @@ describe.each(ADAPTERS)('passport path and direct path (%s)', (adapter) => {
         introspection: { clientId: RS_CLIENT.id, clientSecret: RS_CLIENT.secret },
       },
       {
+        clock: () => Date.now() + offset,
         controllers: [
-          controller('direct', OidcAuthGuard),
+          Direct,
           controller('passport', ViaPassportGuard),
           controller('composed', AuthGuard(OIDC_BEARER_STRATEGY)),
           controller('recorded-direct', NoteRequest, DirectRecording),
@@ -171,6 +209,7 @@ describe.each(ADAPTERS)('passport path and direct path (%s)', (adapter) => {
   const shippedAuthenticate = BearerStrategy.prototype.authenticate;
   let authenticated = 0;
   beforeEach(() => {
+    offset = 0;
     authenticated = 0;
     BearerStrategy.prototype.authenticate = function (this: passport.Strategy, ...args) {
       authenticated += 1;
@@ -274,5 +313,195 @@ describe.each(ADAPTERS)('passport path and direct path (%s)', (adapter) => {
       passport.use(OIDC_BEARER_STRATEGY, shipped);
     }
     expect((await get('/direct', bearer(read))).status).toBe(200);
+  });
+  /** A verdict put in the memory tier by hand, as the guard's own validation would store it. */
+  async function plant(token: string, changes: Record<string, unknown>): Promise<void> {
+    const principal = {
+      sub: 'planted',
+      clientId: 'web',
+      scopes: ['api:read'],
+      roles: [],
+      issuer: as.issuer,
+      audience: [API],
+      exp: Date.now() + offset + 3_600_000,
+      claims: { sub: 'planted' },
+      source: 'jwt',
+      ...changes,
+    };
+    const key = TokenCacheService.keyFor('token', token);
+    await app.get(TokenCacheService).set(key, { ok: true, principal }, 3_600_000);
+  }
+
+  /** An HTTP execution context built by hand for a route of `Direct`, as Nest builds it. */
+  function httpContext(handler: string, headers: Record<string, string>, url = '/direct') {
+    const request: { user?: AuthenticatedPrincipal } = {};
+    Object.assign(request, { headers, rawHeaders: Object.entries(headers).flat(), url });
+    const set: Array<[string, string]> = [];
+    const response = { header: (name: string, value: string) => set.push([name, value]) };
+    const method = (Direct.prototype as unknown as Record<string, () => unknown>)[handler]!;
+    const context = new ExecutionContextHost([request, response, () => undefined], Direct, method);
+    context.setType('http');
+    return { context, request, set };
+  }
+
+  it('a memory hit is answered without a promise; misses, refusals and other paths with one', async () => {
+    const guard = app.get(OidcAuthGuard);
+    const fresh = await as.clientCredentials({ clientId: 'cc-jwt', scope: 'api:read' });
+    const miss = httpContext('get', bearer(fresh));
+    const first = guard.canActivate(miss.context);
+    expect(first).toBeInstanceOf(Promise);
+    await expect(first).resolves.toBe(true);
+    expect(miss.request.user).toMatchObject({ sub: 'cc-jwt', scopes: ['api:read'] });
+
+    // Now in memory: the same request is answered at once, with the same principal.
+    const hit = httpContext('get', bearer(fresh));
+    expect(guard.canActivate(hit.context)).toBe(true);
+    expect(hit.request.user).toEqual(miss.request.user);
+    expect(hit.request.user?.constructor.name).toBe('Principal');
+    expect(hit.set).toEqual([]);
+    const query = httpContext('get', {}, `/direct?access_token=${fresh}`);
+    expect(guard.canActivate(query.context)).toBe(true);
+    expect(query.set).toEqual([['Cache-Control', 'private']]);
+    const open = httpContext('open', bearer(fresh));
+    expect(guard.canActivate(open.context)).toBe(true);
+    expect(open.request.user).toEqual(miss.request.user);
+
+    // A refusal on a hit (scope, step-up) is still a rejected promise, with its challenge.
+    for (const [handler, status, error] of [
+      ['write', 403, 'insufficient_scope'],
+      ['stepUp', 401, 'insufficient_user_authentication'],
+      ['policyRefused', 403, 'insufficient_scope'],
+    ] as const) {
+      const refused = httpContext(handler, bearer(fresh));
+      const answer = guard.canActivate(refused.context);
+      expect(answer).toBeInstanceOf(Promise);
+      await expect(answer).rejects.toMatchObject({ status });
+      expect(refused.set).toEqual([
+        ['WWW-Authenticate', expect.stringContaining(`error="${error}"`)],
+      ]);
+      expect(refused.request.user).toBeUndefined();
+    }
+    // An asynchronous policy is awaited before the request gets its user.
+    const policy = httpContext('policy', bearer(fresh));
+    const pending = guard.canActivate(policy.context);
+    expect(pending).toBeInstanceOf(Promise);
+    expect(policy.request.user).toBeUndefined();
+    await expect(pending).resolves.toBe(true);
+    expect(policy.request.user).toEqual(miss.request.user);
+
+    // A cached refusal goes the asynchronous way, to the same 401 as the first time.
+    const unknown = 'x'.repeat(41);
+    const refusals: HttpException[] = [];
+    for (let i = 0; i < 2; i++) {
+      const refused = httpContext('get', bearer(unknown));
+      const answer = guard.canActivate(refused.context);
+      expect(answer).toBeInstanceOf(Promise);
+      refusals.push(
+        await Promise.resolve(answer).then(
+          () => undefined as never,
+          (e: HttpException) => e,
+        ),
+      );
+      expect(refused.set).toEqual([['WWW-Authenticate', expect.stringContaining('invalid_token')]]);
+    }
+    expect(refusals[1]!.getStatus()).toBe(401);
+    expect(refusals[1]!.getResponse()).toEqual(refusals[0]!.getResponse());
+
+    // Not with a guard that runs passport, nor with a validation service that is not the library's.
+    const viaPassport = await app.get(ModuleRef).create(ViaPassportGuard);
+    const passportHit = httpContext('get', bearer(fresh));
+    const passportAnswer = viaPassport.canActivate(passportHit.context);
+    expect(passportAnswer).toBeInstanceOf(Promise);
+    await expect(passportAnswer).resolves.toBe(true);
+    expect(passportHit.request.user).toEqual(miss.request.user);
+    const tokens = app.get(TokenValidationService);
+    const replaced = Object.assign(Object.create(tokens) as TokenValidationService, {
+      validate: (token: string) => tokens.validate(token),
+    });
+    const options = (guard as unknown as { moduleOptions: object }).moduleOptions;
+    const custom = new OidcAuthGuard(
+      (guard as unknown as { reflector: never }).reflector,
+      options as never,
+      replaced,
+    );
+    expect(custom.canActivate(httpContext('get', bearer(fresh)).context)).toBeInstanceOf(Promise);
+
+    // Other transports keep their promise.
+    const graphql = new ExecutionContextHost(
+      [
+        {},
+        {},
+        { req: { headers: bearer(fresh), rawHeaders: Object.entries(bearer(fresh)).flat() } },
+        {},
+      ],
+      Direct,
+      Direct.prototype.get,
+    );
+    graphql.setType('graphql');
+    const graphqlAnswer = guard.canActivate(graphql);
+    expect(graphqlAnswer).toBeInstanceOf(Promise);
+    await expect(graphqlAnswer).resolves.toBe(true);
+  });
+
+  it('memory entries a hit must not serve: the same answers on both paths', async () => {
+    const now = Date.now();
+    const cases: Array<[string, Record<string, unknown>, number, string | null]> = [
+      ['expired in memory', { exp: now - 31_000 }, 401, 'error="invalid_token"'],
+      ['expired within clock tolerance', { exp: now - 20_000 }, 200, null],
+      [
+        'DPoP-bound',
+        { claims: { sub: 'planted', cnf: { jkt: 'a'.repeat(43) } } },
+        401,
+        'is DPoP-bound',
+      ],
+      [
+        'certificate-bound',
+        { claims: { sub: 'planted', cnf: { 'x5t#S256': 'b'.repeat(43) } } },
+        401,
+        'is certificate-bound',
+      ],
+    ];
+    for (const [name, changes, status, inChallenge] of cases) {
+      const token = `planted.${name.replace(/[^a-z]/g, '')}.${adapter}`;
+      await plant(token, changes);
+      const direct = await get('/direct', bearer(token));
+      await plant(token, changes);
+      const viaPassport = await get('/passport', bearer(token));
+      expect({ name, ...viaPassport }).toEqual({ name, ...direct });
+      expect({ name, status: direct.status }).toEqual({ name, status });
+      if (status === 401)
+        expect(direct.challenge).toMatch(/^Bearer realm="api", error="invalid_token"/);
+      if (inChallenge) expect(direct.challenge).toContain(inChallenge);
+      // and never answered at once by the guard
+      await plant(token, changes);
+      const answer = app.get(OidcAuthGuard).canActivate(httpContext('get', bearer(token)).context);
+      expect({ name, sync: typeof answer === 'boolean' }).toEqual({ name, sync: status === 200 });
+      await Promise.resolve(answer).catch(() => undefined);
+    }
+  });
+
+  it('a memory hit checks expiry against the injected clock', async () => {
+    const token = `planted.clock.${adapter}`;
+    await plant(token, { exp: Date.now() + 60_000 });
+    expect((await get('/direct', bearer(token))).status).toBe(200);
+    expect(app.get(OidcAuthGuard).canActivate(httpContext('get', bearer(token)).context)).toBe(
+      true,
+    );
+    // Past exp and the 30 s tolerance by the library's clock, while the entry itself is still live.
+    offset = 60_000 + 30_000 + 1_000;
+    const answer = app.get(OidcAuthGuard).canActivate(httpContext('get', bearer(token)).context);
+    expect(answer).toBeInstanceOf(Promise);
+    await expect(answer).rejects.toMatchObject({
+      status: 401,
+      cause: expect.objectContaining({ code: 'token_expired' }),
+    });
+    await plant(token, { exp: Date.now() + 60_000 });
+    const expired = await get('/direct', bearer(token));
+    expect(expired.status).toBe(401);
+    expect(expired.challenge).toContain('error="invalid_token"');
+    // The entry was dropped as the asynchronous path always did: now it is checked afresh.
+    expect(
+      app.get(TokenCacheService).peek(TokenCacheService.keyFor('token', token)),
+    ).toBeUndefined();
   });
 });
