@@ -87,12 +87,15 @@ export function extractToken(
   if (header !== undefined) {
     const value = header.trim();
     const space = value.indexOf(' ');
-    const scheme = space === -1 ? value : value.slice(0, space);
-    const lower = scheme.length === 6 || scheme.length === 4 ? scheme.toLowerCase() : '';
-    if (lower === 'bearer' || (dpop && lower === 'dpop')) {
-      isDpop = lower === 'dpop';
+    const end = space === -1 ? value.length : space;
+    // The scheme is compared in place, case-insensitively: no per-request copies of it.
+    const bearer = end === 6 && schemeIs(value, 'bearer');
+    if (bearer || (dpop && end === 4 && schemeIs(value, 'dpop'))) {
+      isDpop = !bearer;
       const name = isDpop ? 'DPoP' : 'Bearer';
-      const credentials = space === -1 ? '' : value.slice(space + 1).replace(/^ +/, '');
+      let start = end + 1;
+      while (start < value.length && value.charCodeAt(start) === 0x20) start++;
+      const credentials = space === -1 ? '' : value.slice(start);
       if (credentials.length === 0)
         return invalid('request_malformed', `The ${name} credentials are empty`);
       if (!B64TOKEN.test(credentials))
@@ -136,6 +139,18 @@ export function extractToken(
   if (hasBodyToken(raw, body))
     return invalid('token_sent_twice', 'The access token was sent in more than one way');
   return isDpop ? { token, scheme: 'DPoP', proof } : { token };
+}
+
+/**
+ * Whether `value` starts with `scheme` (lower-case ASCII letters), in any case. For these letters
+ * `c | 0x20` is the lower-case form of exactly the two ASCII spellings; no other character
+ * lower-cases to them, so this agrees with `toLowerCase()`.
+ */
+function schemeIs(value: string, scheme: string): boolean {
+  for (let i = 0; i < scheme.length; i++) {
+    if ((value.charCodeAt(i) | 0x20) !== scheme.charCodeAt(i)) return false;
+  }
+  return true;
 }
 
 /** A DPoP request needs exactly one proof; a proof without the DPoP scheme is a mistake. */
