@@ -22,7 +22,9 @@
  * guard's batch of the same round, so that a burst of background load on a shared machine
  * weighs on both sides of one difference and moves one round of many. BENCH_ROUNDS (default
  * 121), BENCH_BATCH (default 500), BENCH_ADAPTERS (`fastify,express`) and BENCH_ROUTES change
- * what runs.
+ * what runs. BENCH_COMPARE=<another build's dist/esm/index.js> serves the same routes from a
+ * second app built on that build, in the same process, its batches alternating with this build's
+ * round after round: the fairest comparison of two builds on a machine whose load moves.
  */
 import 'reflect-metadata';
 import { Controller, Get, Injectable, Module, UseGuards } from '@nestjs/common';
@@ -30,9 +32,13 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
 import inject from 'light-my-request';
 import { loadavg } from 'node:os';
+import { pathToFileURL } from 'node:url';
 
-const lib = await import(new URL('../dist/esm/index.js', import.meta.url).href);
-const { OidcResourceModule, OidcAuthGuard, TokenCacheService } = lib;
+const LIBS = [['', await import(new URL('../dist/esm/index.js', import.meta.url).href)]];
+if (process.env.BENCH_COMPARE) {
+  LIBS[0][0] = 'this ';
+  LIBS.push(['other ', await import(pathToFileURL(process.env.BENCH_COMPARE).href)]);
+}
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 121);
 const BATCH = Number(process.env.BENCH_BATCH ?? 500);
@@ -57,12 +63,15 @@ class AsyncUserGuard {
     return true;
   }
 }
-class PassportPathGuard extends OidcAuthGuard {
-  getAuthenticateOptions() {
-    return undefined;
+function passportPathGuard(OidcAuthGuard) {
+  class PassportPathGuard extends OidcAuthGuard {
+    getAuthenticateOptions() {
+      return undefined;
+    }
   }
+  Injectable()(PassportPathGuard);
+  return PassportPathGuard;
 }
-Injectable()(PassportPathGuard);
 
 function route(path, guard) {
   class Routes {
@@ -81,7 +90,8 @@ const b64 = (n, c) => c.repeat(n);
 // header.payload.signature with an RS256-sized signature (342 characters) and a typical payload.
 const TOKEN = `eyJhbGciOiJSUzI1NiIsInR5cCI6ImF0K2p3dCIsImtpZCI6ImsxIn0.${b64(560, 'e')}.${b64(342, 's')}`;
 
-async function start(adapter) {
+async function start(adapter, lib) {
+  const { OidcResourceModule, OidcAuthGuard, TokenCacheService } = lib;
   class BenchModule {}
   Module({
     imports: [OidcResourceModule.forRoot({ issuer: ISSUER, audience: 'api', global: false })],
@@ -91,7 +101,7 @@ async function start(adapter) {
       route('noop-user', NoopUserGuard),
       route('async-user', AsyncUserGuard),
       route('protected', OidcAuthGuard),
-      route('passport', PassportPathGuard),
+      route('passport', passportPathGuard(OidcAuthGuard)),
     ],
   })(BenchModule);
   const app =
@@ -155,28 +165,36 @@ console.log(
     .join(' / ')}`,
 );
 for (const adapter of only) {
-  const { app, dispatch } = await start(adapter);
-  for (const url of ROUTES) await batch(dispatch, url, 5000); // warm-up (JIT tiers)
-  const samples = Object.fromEntries(ROUTES.map((r) => [r, []]));
+  const apps = [];
+  // One target per build and route; a route's figure is taken against its own build's no-op guard.
+  const targets = [];
+  for (const [label, lib] of LIBS) {
+    const { app, dispatch } = await start(adapter, lib);
+    apps.push(app);
+    for (const url of ROUTES) targets.push({ name: `${label}${url}`, label, url, dispatch });
+  }
+  for (const t of targets) await batch(t.dispatch, t.url, 5000); // warm-up (JIT tiers)
+  const samples = Object.fromEntries(targets.map((t) => [t.name, []]));
   for (let round = 0; round < ROUNDS; round++) {
     // Rotate the order so that no route always follows the same one.
-    for (let k = 0; k < ROUTES.length; k++) {
-      const url = ROUTES[(round + k) % ROUTES.length];
-      samples[url].push(await batch(dispatch, url, BATCH));
+    for (let k = 0; k < targets.length; k++) {
+      const t = targets[(round + k) % targets.length];
+      samples[t.name].push(await batch(t.dispatch, t.url, BATCH));
     }
   }
-  const noop = median(samples['/noop-guard'] ?? []);
   results[adapter] = {};
-  for (const url of ROUTES) {
-    const m = median(samples[url]);
+  for (const t of targets) {
+    const noops = samples[`${t.label}/noop-guard`];
+    const noop = median(noops ?? []);
+    const m = median(samples[t.name]);
     // Per-round differences to the no-op guard of the same round, then their median.
-    const diffs = samples[url].map((v, i) => v - (samples['/noop-guard']?.[i] ?? NaN));
-    results[adapter][url] = { median: m, overNoop: median(diffs) };
+    const diffs = samples[t.name].map((v, i) => v - (noops?.[i] ?? NaN));
+    results[adapter][t.name] = { median: m, overNoop: median(diffs) };
     console.log(
-      `${adapter.padEnd(8)} ${url.padEnd(12)} ${m.toFixed(1).padStart(7)} µs   over no-op guard ${median(diffs).toFixed(1).padStart(6)} µs  (vs medians ${(m - noop).toFixed(1)})`,
+      `${adapter.padEnd(8)} ${t.name.padEnd(18)} ${m.toFixed(1).padStart(7)} µs   over no-op guard ${median(diffs).toFixed(1).padStart(6)} µs  (vs medians ${(m - noop).toFixed(1)})`,
     );
   }
-  await app.close();
+  for (const app of apps) await app.close();
 }
 console.log(
   `load at end ${loadavg()
