@@ -182,6 +182,12 @@ describe('refuses hostile or wrong proofs with InvalidDpopProofError and a reaso
     ['iat null', { iat: null }, 'claim_malformed', 'iat'],
     ['ath of another token', { ath: ath('other') }, 'dpop_ath_mismatch', 'ath'],
     ['ath a number', { ath: 1 }, 'dpop_ath_mismatch', 'ath'],
+    ['ath null', { ath: null }, 'dpop_ath_mismatch', 'ath'],
+    // Both decode to the right 32 bytes (Buffer skips "=" and characters outside the alphabet).
+    ['ath padded with "="', { ath: `${ath(TOKEN)}=` }, 'dpop_ath_mismatch', 'ath'],
+    ['ath with a stray character', { ath: `${ath(TOKEN)}!` }, 'dpop_ath_mismatch', 'ath'],
+    // 43 characters that decode to nothing: no 32-byte hash to compare.
+    ['ath of 43 characters outside base64url', { ath: '!'.repeat(43) }, 'dpop_ath_mismatch', 'ath'],
   ])('%s', (_, extra, reason, claim) => {
     const error = refusal(() => verify(handSigned(hdr(), claims(extra))));
     expect([error.reason, error.claim]).toEqual([reason, claim]);
@@ -190,6 +196,54 @@ describe('refuses hostile or wrong proofs with InvalidDpopProofError and a reaso
   it('a request whose URI could not be built refuses every htu', async () => {
     const error = refusal(() => verify(handSigned(hdr()), { ...request, htu: undefined }));
     expect(error.reason).toBe('dpop_htu_mismatch');
+  });
+
+  it('an htu that cannot be normalized is refused even when the request URI could not be built either', () => {
+    // Both sides `undefined`: equal, yet no URL at all was signed.
+    const error = refusal(() =>
+      verify(handSigned(hdr(), claims({ htu: 'notes' })), { ...request, htu: undefined }),
+    );
+    expect([error.reason, error.claim]).toEqual(['dpop_htu_mismatch', 'htu']);
+  });
+
+  it('an iat that JSON reads as Infinity (1e999) is malformed, not merely outside the window', () => {
+    const payload = JSON.stringify(claims({ iat: 0 })).replace('"iat":0', '"iat":1e999');
+    const input = `${b64(hdr())}.${Buffer.from(payload).toString('base64url')}`;
+    const signature = sign('sha256', Buffer.from(input), {
+      key: ec.privateKey,
+      dsaEncoding: 'ieee-p1363',
+    });
+    const error = refusal(() => verify(`${input}.${signature.toString('base64url')}`));
+    expect([error.reason, error.claim]).toEqual(['claim_malformed', 'iat']);
+  });
+
+  it('"jwk": null', () => {
+    const error = refusal(() => verify(handSigned({ ...hdr(), jwk: null })));
+    expect(error.reason).toBe('dpop_jwk_invalid');
+    expect(error.message).toBe('The DPoP proof has no "jwk" header');
+  });
+});
+
+describe('length limits: the maximum itself is allowed', () => {
+  it('a proof of exactly MAX_PROOF_LENGTH characters is read (and refused for its form, not its length)', () => {
+    const error = refusal(() => verify('a'.repeat(MAX_PROOF_LENGTH)));
+    expect(error.reason).toBe('malformed');
+  });
+
+  it('a jti of exactly 256 characters', () => {
+    const jti = 'j'.repeat(256);
+    expect(verify(handSigned(hdr(), claims({ jti }))).jti).toBe(jti);
+  });
+
+  it('an htm of exactly 32 characters, and one of 33 refused', () => {
+    const method = 'M'.repeat(32);
+    const p = handSigned(hdr(), claims({ htm: method }));
+    expect(verify(p, { ...request, method }).jti).toBeDefined();
+    const longer = 'M'.repeat(33);
+    const error = refusal(() =>
+      verify(handSigned(hdr(), claims({ htm: longer })), { ...request, method: longer }),
+    );
+    expect([error.reason, error.claim]).toEqual(['claim_malformed', 'htm']);
   });
 });
 
@@ -228,6 +282,7 @@ describe('server nonces', () => {
     } catch (error) {
       expect(error).toBeInstanceOf(UseDpopNonceError);
       expect((error as UseDpopNonceError).nonce).toBe(nonces.current());
+      expect((error as Error).message).toBe('A DPoP nonce is required');
     }
   });
 
@@ -249,6 +304,7 @@ describe('server nonces', () => {
     } catch (error) {
       expect(error).toBeInstanceOf(UseDpopNonceError);
       expect((error as UseDpopNonceError).nonce).not.toBe(nonce);
+      expect((error as Error).message).toBe('The DPoP nonce is stale');
     }
   });
 
