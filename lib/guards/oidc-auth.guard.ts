@@ -27,6 +27,9 @@ interface GuardRequest {
   user?: AuthenticatedPrincipal;
 }
 
+/** A memory hit's answer where the request is not Fastify's: one promise, already settled. */
+export const ADMITTED: Promise<boolean> = Promise.resolve(true);
+
 /**
  * The resource-server guard: global by default (`APP_GUARD`), or `@UseGuards(OidcAuthGuard)`
  * with `global: false`. Built on `@nestjs/passport` with the passport-http-bearer strategy.
@@ -94,8 +97,12 @@ export class OidcAuthGuard extends SenderConstraintHooks implements CanActivate 
             ? this.tokens.cachedPrincipal(token)
             : undefined;
         if (user !== undefined) {
-          if (route.isPublic) return this.admit(request, response, user, false);
-          return this.authorizeHit(context, route, request, response, user, extraction);
+          const verdict = route.isPublic
+            ? this.admit(request, response, user, false)
+            : this.authorizeHit(context, route, request, response, user, extraction);
+          // On Express (no `raw` request) a synchronous `true` measured 15-20 µs dearer per
+          // request than one settled promise, shared by every hit (npm run bench:guard).
+          return verdict === true && request.raw === undefined ? ADMITTED : verdict;
         }
       }
       return this.activate(context, route, request, response, raw, extraction);
