@@ -33,20 +33,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import * as http from 'node:http';
 import * as os from 'node:os';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-
-// Re-imported from DER: Node.js 20 can deadlock when a key is exported as a JWK while the
-// garbage collector finalizes the job that generated it.
-function keyPairSync(type, options = {}) {
-  const pair = crypto.generateKeyPairSync(type, {
-    ...options,
-    publicKeyEncoding: { type: 'spki', format: 'der' },
-    privateKeyEncoding: { type: 'pkcs8', format: 'der' },
-  });
-  return {
-    publicKey: crypto.createPublicKey({ key: pair.publicKey, format: 'der', type: 'spki' }),
-    privateKey: crypto.createPrivateKey({ key: pair.privateKey, format: 'der', type: 'pkcs8' }),
-  };
-}
+import { keyPairSync } from './key-pair.mjs';
 
 const SELF = fileURLToPath(import.meta.url);
 const RESULTS = new URL('./results/cache-memory.json', import.meta.url);

@@ -31,20 +31,7 @@ import { pathToFileURL } from 'node:url';
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import KeyvRedis, { createClient } from '@keyv/redis';
-
-// Re-imported from DER: Node.js 20 can deadlock when a key is exported as a JWK while the
-// garbage collector finalizes the job that generated it.
-function keyPairSync(type, options = {}) {
-  const pair = crypto.generateKeyPairSync(type, {
-    ...options,
-    publicKeyEncoding: { type: 'spki', format: 'der' },
-    privateKeyEncoding: { type: 'pkcs8', format: 'der' },
-  });
-  return {
-    publicKey: crypto.createPublicKey({ key: pair.publicKey, format: 'der', type: 'spki' }),
-    privateKey: crypto.createPrivateKey({ key: pair.privateKey, format: 'der', type: 'pkcs8' }),
-  };
-}
+import { keyPairSync } from './key-pair.mjs';
 
 const LIB = process.env.OIDC_RESOURCE_DIST
   ? pathToFileURL(process.env.OIDC_RESOURCE_DIST).href
