@@ -379,23 +379,33 @@ if (!redisAvailable) {
       });
 
       it('a lock that Redis refuses (out of memory: reads work, writes fail) is logged, and the token is introspected anyway', async () => {
-        const capture = new CapturingLogger();
-        const a = await instance({ stores: [bareAdapter()], coalesce: true }, capture);
-        const token = await opaqueToken();
-        await raw.sendCommand(['CONFIG', 'SET', 'maxmemory-policy', 'noeviction']);
-        await raw.sendCommand(['CONFIG', 'SET', 'maxmemory', '1']);
+        // A Redis of its own (with redis-server on this machine): other suites may share REDIS_URL.
+        const own = await stoppableRedis();
+        const admin: RawClient = createClient({ url: own.url });
+        admin.on('error', () => undefined);
+        await admin.connect();
         try {
-          as.resetHits();
-          expect(await outcome(a.tokens.validate(token))).toBe('ok');
-          expect(introspections()).toBe(1);
+          const capture = new CapturingLogger();
+          const a = await instance({ stores: [bareAdapter(own.url)], coalesce: true }, capture);
+          const token = await opaqueToken();
+          await admin.sendCommand(['CONFIG', 'SET', 'maxmemory-policy', 'noeviction']);
+          await admin.sendCommand(['CONFIG', 'SET', 'maxmemory', '1']);
+          try {
+            as.resetHits();
+            expect(await outcome(a.tokens.validate(token))).toBe('ok');
+            expect(introspections()).toBe(1);
+          } finally {
+            await admin.sendCommand(['CONFIG', 'SET', 'maxmemory', '0']);
+          }
+          // The read found nothing; the lock was the first call to fail, so its line is logged.
+          const warnings = capture.lines.filter((line) => line.level === 'warn');
+          expect(warnings[0]?.message).toMatch(
+            /^Token cache: a shared cache store failed to lock; skipped: OOM/,
+          );
         } finally {
-          await raw.sendCommand(['CONFIG', 'SET', 'maxmemory', '0']);
+          await admin.destroy();
+          await own.stop();
         }
-        // The read found nothing; the lock was the first call to fail, so its line is the one logged.
-        const warnings = capture.lines.filter((line) => line.level === 'warn');
-        expect(warnings[0]?.message).toMatch(
-          /^Token cache: a shared cache store failed to lock; skipped: OOM/,
-        );
       });
 
       it('when the lock holder cannot introspect (503), the waiting replica tries itself, and no lock is left', async () => {
